@@ -1,0 +1,2 @@
+"""Backend emitters (installed as ``flowc.backends``): pure functions from the IR and options
+to files for an orchestrator. See :mod:`flowc.backends.base` for the interface."""

@@ -1,0 +1,141 @@
+"""The authoring API a flow file imports: ``FlowSpec``, ``step``, ``Parameter`` and the step and
+flow decorators, with Metaflow's names and signatures.
+
+Importing it does nothing but define these names. Decorators only record what they were given
+on the function or class; the analyzer reads the same facts from source without importing the
+flow, and the runtime (a later issue) acts on them.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+# ---------------------------------------------------------------------------------- flows ---
+
+
+class FlowSpec:
+    """Base class of every flow. ``MyFlow()`` at the bottom of a flow file hands the command
+    line (``python flow.py show|validate|...``) to flowc's CLI for that file and class."""
+
+    def __init__(self, use_cli: bool = True):
+        if use_cli:
+            from flowc.cli import flow_main
+
+            module = sys.modules.get(type(self).__module__)
+            path = getattr(module, "__file__", None) or sys.argv[0]
+            flow_main(path, type(self).__name__)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+
+def step(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a method as a step of the flow."""
+    func.is_step = True  # type: ignore[attr-defined]
+    func.__flowc_decorators__ = list(getattr(func, "__flowc_decorators__", []))  # type: ignore[attr-defined]
+    return func
+
+
+def _recording_decorator(name: str, target: str) -> Callable[..., Any]:
+    """A decorator usable bare (``@retry``) or called (``@retry(times=3)``) that records its
+    name and keyword arguments on the decorated function or class."""
+
+    def apply(obj: Any, kwargs: dict[str, Any]) -> Any:
+        specs = list(getattr(obj, "__flowc_decorators__", []))
+        specs.append((name, dict(kwargs)))
+        obj.__flowc_decorators__ = specs
+        return obj
+
+    def decorator(obj: Any = None, **kwargs: Any) -> Any:
+        if obj is not None and callable(obj) and not kwargs:
+            return apply(obj, {})
+        return functools.partial(apply, kwargs=kwargs)
+
+    decorator.__name__ = name
+    decorator.__qualname__ = name
+    decorator.__doc__ = f"The ``@{name}`` {target} decorator (recorded; enforced by the runtime)."
+    return decorator
+
+
+card = _recording_decorator("card", "step")
+retry = _recording_decorator("retry", "step")
+catch = _recording_decorator("catch", "step")
+timeout = _recording_decorator("timeout", "step")
+resources = _recording_decorator("resources", "step")
+environment = _recording_decorator("environment", "step")
+schedule = _recording_decorator("schedule", "flow")
+project = _recording_decorator("project", "flow")
+
+# ----------------------------------------------------------------------------- parameters ---
+
+
+class JSONType:
+    """Marks a Parameter whose value is parsed as JSON."""
+
+
+class Parameter:
+    """A run-time parameter, read in every step as a read-only artifact (``self.<attr>``)."""
+
+    def __init__(
+        self,
+        name: str,
+        default: Any = None,
+        type: Any = None,  # noqa: A002 - Metaflow's keyword
+        help: str | None = None,  # noqa: A002
+        required: bool = False,
+        **kwargs: Any,
+    ):
+        self.name = name
+        self.default = default
+        self.type = type
+        self.help = help
+        self.required = required
+        self.kwargs = kwargs
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, default={self.default!r})"
+
+
+class IncludeFile(Parameter):
+    """A parameter whose value is the content of a local file, stored with the run."""
+
+    def __init__(self, name: str, is_text: bool = True, encoding: str = "utf-8", **kwargs: Any):
+        super().__init__(name, **kwargs)
+        self.is_text = is_text
+        self.encoding = encoding
+
+
+class Config(Parameter):
+    """A configuration read from a JSON file (or a default dict) when the run starts."""
+
+    def __init__(self, name: str, default: Any = None, default_value: Any = None, **kwargs: Any):
+        super().__init__(name, default=default if default is not None else default_value, **kwargs)
+
+
+# -------------------------------------------------------------------------------- current ---
+
+
+class _Current:
+    """What a running task knows about itself. Outside a task every field is empty."""
+
+    is_running_flow = False
+    flow_name: str | None = None
+    run_id: str | None = None
+    step_name: str | None = None
+    task_id: str | None = None
+    retry_count = 0
+    origin_run_id: str | None = None
+    tempdir: str | None = None
+    parameter_names: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return "<flowc.current: not in a running task>" if not self.is_running_flow else (
+            f"<flowc.current {self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}>"
+        )
+
+
+current = _Current()

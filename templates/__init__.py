@@ -1,0 +1,1 @@
+"""Jinja2 templates for generated Python files (installed as ``flowc.templates``)."""
