@@ -1,5 +1,327 @@
-"""Placeholder; replaced by the real CLI."""
-def main(argv=None):
-    raise SystemExit("not yet")
-def flow_main(path, name):
-    raise SystemExit("not yet")
+"""The ``flowc`` command line, and the same verbs as ``python flow.py VERB``.
+
+Start-up stays light: this module imports click and nothing of flowc's heavy parts; each verb
+imports what it needs when it runs (the analyzer and libcst only on a cache miss).
+
+Exit codes: 0 success; 1 the command ran and failed, or ``validate`` found errors; 2 bad input
+stopped the command from starting (usage, missing or non-Python file, no flow in it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from flowc.check import Checked
+    from flowc.diagnostics import Diagnostic
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+# Analyzer rules meaning "there is nothing here to check": bad input, not a finding.
+_NOT_A_FLOW = {"not-python", "no-flow", "unknown-flow"}
+_PY_SUFFIXES = {".py", ".pyw", ""}
+_SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "venv", "build", "dist"}
+
+
+class CommandError(click.ClickException):
+    """A problem with the user's input, reported as one line without a traceback."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+        click.echo(f"flowc: error: {self.format_message()}", err=True)
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for unexpected errors.")
+@click.version_option(package_name="flowc", prog_name="flowc")
+def cli(debug: bool) -> None:
+    """flowc: check, run and compile Metaflow-style flows.
+
+    \b
+    flowc show FLOW.py            what the flow is: parameters, steps, transitions
+    flowc validate FLOW.py|DIR    what is wrong with it, as file:line:col diagnostics
+    """
+
+
+# --- show ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("flow_file", metavar="FLOW_FILE")
+@click.option("--flow", "flow_name", metavar="NAME", help="The flow class, when the file holds several.")
+@click.option("--json", "as_json", is_flag=True, help="Print the flow's IR as JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "mermaid", "dot"]),
+    default="text",
+    show_default=True,
+    help="Summary text, or the graph as Mermaid or Graphviz DOT.",
+)
+def show(flow_file: str, flow_name: str | None, as_json: bool, fmt: str) -> int:
+    """Show a flow's parameters and steps in graph order, without running it."""
+    from flowc.check import check_file
+
+    path = _flow_file(flow_file)
+    checked = check_file(path, flow_name)
+    ir = _one_flow(checked, path, flow_name)
+    if as_json:
+        out = ir.to_json() + "\n"
+    elif fmt == "mermaid":
+        from flowc.show import mermaid
+
+        out = mermaid(ir)
+    elif fmt == "dot":
+        from flowc.show import dot
+
+        out = dot(ir)
+    else:
+        from flowc.show import summary
+
+        out = summary(ir)
+    click.echo(out, nl=False)
+    findings = [d for d in checked.diagnostics if _belongs_to(d, checked, ir)]
+    _print_diagnostics(findings, err=True)
+    return EXIT_FAILED if any(d.is_error for d in findings) else EXIT_OK
+
+
+def _one_flow(checked: Checked, path: str, flow_name: str | None):
+    """The flow ``show`` is about, or a usage error that says how to pick one."""
+    a = checked.analysis
+    stopping = [d for d in a.diagnostics if d.is_error]
+    if stopping:
+        _print_diagnostics(stopping, err=True)
+        raise click.exceptions.Exit(EXIT_USAGE)
+    flows = {ir.name: ir for ir in a.flows}
+    if len(flows) == 1:
+        return next(iter(flows.values()))
+    if a.main_flow in flows:
+        return flows[a.main_flow]
+    names = ", ".join(a.candidates)
+    raise CommandError(f"{path} holds several flows ({names}); pick one with --flow NAME")
+
+
+def _belongs_to(d: Diagnostic, checked: Checked, ir) -> bool:  # noqa: ANN001
+    if len(checked.flows) == 1:
+        return True
+    own = {ir.file} | {s.file for s in ir.steps} | {p.file for p in ir.parameters}
+    return d.path in own
+
+
+# --- validate -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, metavar="FLOW_FILE_OR_DIR...")
+@click.option("--flow", "flow_name", metavar="NAME", help="Check only this flow class.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the diagnostics.")
+def validate(paths: tuple[str, ...], flow_name: str | None, as_json: bool, quiet: bool) -> int:
+    """Check flow files without running them.
+
+    A folder checks every flow file in it. Exit 0 when clean (warnings are printed), 1 when
+    any error was found, 2 when an input is not a flow file at all.
+    """
+    from flowc.check import check_file
+
+    files = _expand(paths)
+    results = [(f, check_file(f, flow_name)) for f in files]
+    if any(os.path.isdir(p) for p in paths):
+        results = _drop_base_modules(results, explicit={p for p in paths if not os.path.isdir(p)})
+    usage = False
+    report = []
+    n_err = n_warn = n_flows = 0
+    for f, checked in results:
+        diags = checked.diagnostics
+        usage |= any(d.rule in _NOT_A_FLOW and d.is_error for d in diags)
+        n_err += sum(1 for d in diags if d.is_error)
+        n_warn += sum(1 for d in diags if not d.is_error)
+        n_flows += len(checked.flows)
+        report.append((f, checked, diags))
+    if as_json:
+        import json
+
+        doc = [
+            {
+                "path": f,
+                "flows": [ir.name for ir in c.flows],
+                "diagnostics": [d.to_dict() for d in diags],
+            }
+            for f, c, diags in report
+        ]
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        for f, checked, diags in report:
+            _print_diagnostics(diags)
+            if not quiet and not any(d.is_error for d in diags):
+                names = ", ".join(ir.name for ir in checked.flows)
+                click.echo(f"ok: {f} ({names})")
+        if not quiet:
+            click.echo(
+                f"checked {_plural(n_flows, 'flow')} in {_plural(len(report), 'file')}: "
+                f"{_plural(n_err, 'error')}, {_plural(n_warn, 'warning')}"
+            )
+    if usage:
+        return EXIT_USAGE
+    return EXIT_FAILED if n_err else EXIT_OK
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _expand(paths: tuple[str, ...]) -> list[str]:
+    """Every file to check: explicit files as given, folders searched for flow files. All
+    inputs are checked before any analysis starts, so a typo fails fast with exit 2."""
+    files: list[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            found = _flow_files_in(p)
+            if not found:
+                raise CommandError(
+                    f"{p}: no flow files in this folder (looked for .py files that define a "
+                    "FlowSpec subclass); pass a flow file or a folder that holds one"
+                )
+            files.extend(found)
+        else:
+            files.append(_flow_file(p, allow_dir=False))
+    return list(dict.fromkeys(files))
+
+
+def _flow_files_in(folder: str) -> list[str]:
+    import re
+
+    looks_like_flow = re.compile(rb"FlowSpec|@step\b|\bfrom\s+(flowc|metaflow)\b|\bimport\s+(flowc|metaflow)\b")
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+        for name in sorted(names):
+            if not name.endswith(".py"):
+                continue
+            full = os.path.join(root, name)
+            try:
+                with open(full, "rb") as f:
+                    if looks_like_flow.search(f.read()):
+                        found.append(full)
+            except OSError:
+                continue
+    return found
+
+
+def _drop_base_modules(results, explicit):  # noqa: ANN001
+    """In a folder, skip files that hold no flow, and modules that only provide base classes
+    to other flows there (they are checked as part of those flows)."""
+    used_as_base = set()
+    for f, checked in results:
+        main = os.path.abspath(f)
+        used_as_base |= {p for p, _ in checked.analysis.sources if p != main}
+    kept = []
+    for f, checked in results:
+        if f not in explicit:
+            rules = {d.rule for d in checked.analysis.diagnostics}
+            if "no-flow" in rules:
+                continue
+            if os.path.abspath(f) in used_as_base and checked.analysis.main_flow is None:
+                continue
+        kept.append((f, checked))
+    return kept
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+
+def _flow_file(path: str, allow_dir: bool = False) -> str:
+    p = Path(path)
+    if not p.exists():
+        where = "" if p.is_absolute() else f" (relative to {os.getcwd()})"
+        raise CommandError(f"{path}: no such file{where}; check the path")
+    if p.is_dir():
+        raise CommandError(f"{path} is a folder; pass one flow file (flowc validate also takes folders)")
+    if p.suffix.lower() not in _PY_SUFFIXES:
+        raise CommandError(f"{path} is not a Python file; pass the .py file that defines the flow")
+    if not os.access(p, os.R_OK):
+        raise CommandError(f"{path}: cannot read this file (permission denied)")
+    return path
+
+
+def _print_diagnostics(diags, err: bool = False) -> None:  # noqa: ANN001
+    for d in diags:
+        click.echo(d.format(), err=err)
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None, prog_name: str | None = None) -> None:
+    """Run the CLI; exit with its code. Unexpected errors print one line unless --debug."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("FLOWC_DEBUG", "") not in ("", "0")
+    # --debug is accepted anywhere on the line, not only before the verb
+    args = (["--debug"] if "--debug" in args else []) + [a for a in args if a != "--debug"]
+    try:
+        code = cli.main(args=args, prog_name=prog_name or "flowc", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except click.ClickException as e:
+        e.show()
+        code = e.exit_code
+    except click.exceptions.Abort:
+        click.echo("flowc: aborted", err=True)
+        code = 130
+    except KeyboardInterrupt:
+        click.echo("flowc: interrupted", err=True)
+        code = 130
+    except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a clean line
+        if debug:
+            raise
+        click.echo(
+            f"flowc: internal error: {type(e).__name__}: {e}. Re-run with --debug for the "
+            "traceback, and please report it.",
+            err=True,
+        )
+        code = EXIT_FAILED
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+FLOW_VERBS = ("show", "validate")
+
+
+def flow_main(path: str, flow_name: str) -> None:
+    """``python flow.py VERB ...``: the same verbs, with the flow file and class filled in."""
+    prog = f"python {os.path.basename(path)}"
+    args = sys.argv[1:]
+    debug = ["--debug"] if "--debug" in args else []
+    args = [a for a in args if a != "--debug"]
+    if not args or args[0] in ("-h", "--help", "help"):
+        click.echo(f"Usage: {prog} [--debug] COMMAND [OPTIONS]\n")
+        click.echo(f"  Commands for the flow {flow_name} in {path}:\n")
+        for verb in FLOW_VERBS:
+            doc = (cli.commands[verb].help or "").strip().splitlines()[0]
+            click.echo(f"    {verb:<10} {doc}")
+        click.echo(f"\n  Run '{prog} COMMAND --help' for a command's options.")
+        sys.exit(EXIT_OK)
+    verb, rest = args[0], args[1:]
+    if verb not in FLOW_VERBS:
+        click.echo(
+            f"flowc: error: unknown command {verb!r}; commands: {', '.join(FLOW_VERBS)}",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
+    if "--flow" not in rest and not any(a.startswith("--flow=") for a in rest):
+        rest += ["--flow", flow_name]
+    main(debug + [verb, path, *rest], prog_name=prog)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,112 @@
+"""An on-disk cache of checked flow files, so that a repeated ``show``/``validate`` of an
+unchanged file neither imports libcst nor re-runs lint.
+
+An entry is keyed by the file's bytes, the path as given, the ``--flow`` selection and a
+fingerprint of flowc's own front-end code; it is valid only while every other source file the
+analysis read (local modules holding base flows) still has the hash it had. Entries are
+written atomically (temp file + rename), so concurrent runs never see half an entry. Any cache
+problem (unwritable folder, corrupt entry) silently falls back to a fresh analysis.
+
+Location: ``FLOWC_CACHE_DIR``, else ``$XDG_CACHE_HOME/flowc``, else ``~/.cache/flowc``;
+``FLOWC_NO_CACHE=1`` turns it off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+_FRONT_END = ("ir.py", "graph.py", "diagnostics.py", "check.py", "analyzer", "lint")
+_fingerprint: str | None = None
+
+
+def cache_dir() -> Path | None:
+    if os.environ.get("FLOWC_NO_CACHE", "").strip() not in ("", "0"):
+        return None
+    explicit = os.environ.get("FLOWC_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "flowc"
+
+
+def code_fingerprint() -> str:
+    """Changes whenever flowc's analyzer, lint or IR code changes (size and mtime of each
+    file), so an upgraded or edited flowc never serves a stale analysis."""
+    global _fingerprint
+    if _fingerprint is None:
+        from flowc import __version__
+
+        root = Path(__file__).parent
+        h = hashlib.sha256(__version__.encode())
+        for name in _FRONT_END:
+            p = root / name
+            files = sorted(p.glob("*.py")) if p.is_dir() else [p]
+            for f in files:
+                try:
+                    st = f.stat()
+                except OSError:
+                    continue
+                h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+        _fingerprint = h.hexdigest()[:16]
+    return _fingerprint
+
+
+def key_for(path: str, data: bytes, flow: str | None) -> str:
+    h = hashlib.sha256()
+    h.update(code_fingerprint().encode())
+    h.update(b"\0" + path.encode("utf-8", "surrogateescape"))
+    h.update(b"\0" + os.path.abspath(path).encode("utf-8", "surrogateescape"))
+    h.update(b"\0" + (flow or "").encode())
+    h.update(b"\0" + data)
+    return h.hexdigest()
+
+
+def file_sha256(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def load(key: str) -> dict[str, Any] | None:
+    """The entry stored under ``key`` if it exists and its dependencies are unchanged."""
+    root = cache_dir()
+    if root is None:
+        return None
+    try:
+        with open(root / key[:2] / f"{key}.json", encoding="utf-8") as f:
+            entry = json.load(f)
+    except (OSError, ValueError):
+        return None
+    for dep_path, dep_hash in entry.get("deps", ()):
+        if file_sha256(dep_path) != dep_hash:
+            return None
+    return entry.get("value")
+
+
+def store(key: str, value: dict[str, Any], deps: list[tuple[str, str]]) -> None:
+    root = cache_dir()
+    if root is None:
+        return
+    folder = root / key[:2]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"deps": deps, "value": value}, f, separators=(",", ":"))
+            os.replace(tmp, folder / f"{key}.json")
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError:
+        return
