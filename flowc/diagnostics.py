@@ -62,6 +62,7 @@ def _sentence(text: str) -> str:
     text = text.strip()
     if not text:
         return ""
+    text = text[0].upper() + text[1:]
     return text if text[-1] in ".!?" else text + "."
 
 

@@ -107,10 +107,10 @@ def test_show_graph_pictures(tmp_path, fmt, needle):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(needle)
     assert "foreach items" in proc.stdout
-    # every step appears, with the four edges of the flow
+    # every step appears, with the three edges of the flow
     for name in ("start", "work", "join", "end"):
         assert name in proc.stdout
-    assert proc.stdout.count("->") == 4
+    assert proc.stdout.count("->") == 3
 
 
 def test_show_is_deterministic(tmp_path):

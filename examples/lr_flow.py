@@ -1,0 +1,80 @@
+"""Train ElasticNet regressors on scikit-learn's diabetes data set, one per l1 ratio in
+parallel, and keep the best one.
+
+    python examples/lr_flow.py show
+    flowc validate examples/lr_flow.py
+"""
+
+from flowc import FlowSpec, Parameter, card, resources, retry, step
+
+
+class LRFlow(FlowSpec):
+    """ElasticNet regression on the diabetes data set.
+
+    Loads the data, trains one model per l1 ratio in parallel (a foreach), picks the model with
+    the best validation R^2 and reports its test metrics.
+    """
+
+    alpha = Parameter("alpha", help="Regularisation strength of ElasticNet.", default=0.01)
+    max_iter = Parameter("max-iter", help="Maximum number of solver iterations.", default=1000)
+    test_size = Parameter("test-size", help="Fraction of the data held out for testing.", default=0.2)
+    seed = Parameter("seed", help="Random seed for the data split.", default=42)
+
+    @step
+    def start(self):
+        """Load the diabetes data set and split it into train, validation and test sets."""
+        from sklearn.datasets import load_diabetes
+        from sklearn.model_selection import train_test_split
+
+        X, y = load_diabetes(return_X_y=True)
+        X_rest, self.X_test, y_rest, self.y_test = train_test_split(
+            X, y, test_size=self.test_size, random_state=self.seed
+        )
+        self.X_train, self.X_val, self.y_train, self.y_val = train_test_split(
+            X_rest, y_rest, test_size=0.25, random_state=self.seed
+        )
+        self.l1_ratios = [0.1, 0.5, 0.9]
+        self.next(self.train, foreach="l1_ratios")
+
+    @retry(times=2)
+    @resources(cpu=1, memory=2048)
+    @step
+    def train(self):
+        """Fit one ElasticNet with this branch's l1 ratio and score it on the validation set."""
+        from sklearn.linear_model import ElasticNet
+
+        self.l1_ratio = self.input
+        self.model = ElasticNet(
+            alpha=self.alpha, l1_ratio=self.l1_ratio, max_iter=self.max_iter, random_state=self.seed
+        )
+        self.model.fit(self.X_train, self.y_train)
+        self.val_r2 = float(self.model.score(self.X_val, self.y_val))
+        self.next(self.choose)
+
+    @card(type="default")
+    @step
+    def choose(self, inputs):
+        """Keep the model with the best validation R^2 and measure it on the test set."""
+        from sklearn.metrics import mean_squared_error, r2_score
+
+        best = max(inputs, key=lambda task: task.val_r2)
+        self.model = best.model
+        self.l1_ratio = best.l1_ratio
+        self.scores = {task.l1_ratio: task.val_r2 for task in inputs}
+        self.merge_artifacts(inputs, include=["X_test", "y_test"])
+        predicted = self.model.predict(self.X_test)
+        self.metrics = {
+            "r2": float(r2_score(self.y_test, predicted)),
+            "mse": float(mean_squared_error(self.y_test, predicted)),
+        }
+        self.next(self.end)
+
+    @step
+    def end(self):
+        """Report the chosen model."""
+        print(f"best l1_ratio={self.l1_ratio} (validation R^2 by l1_ratio: {self.scores})")
+        print(f"test R^2={self.metrics['r2']:.3f}  test MSE={self.metrics['mse']:.1f}")
+
+
+if __name__ == "__main__":
+    LRFlow()

@@ -1,0 +1,228 @@
+"""Data-flow rules: artifacts read where no step on the way assigned them.
+
+One forward pass in graph order computes, for every step, the artifacts available on every
+path into it (``must``) and on some path (``may``). Artifacts do not pass through a join unless
+it merges them (``self.merge_artifacts(inputs, ...)``) or assigns them, as in Metaflow. Witness
+paths are rebuilt only for the diagnostics that are reported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flowc import graph
+from flowc.ir import Access, FlowIR, Merge, NodeKind, Step, TransitionKind
+from flowc.lint.names import FLOWSPEC_ATTRIBUTES
+from flowc.lint.registry import ERROR, WARNING, rule
+
+ANY = None  # a merge whose include/exclude is not a literal: it may bring any artifact
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Available artifacts at the entry and exit of each reachable step."""
+
+    must_in: dict[str, frozenset[str]]
+    may_in: dict[str, frozenset[str] | None]
+    must_out: dict[str, frozenset[str]]
+    may_out: dict[str, frozenset[str] | None]
+
+
+def _merged(step: Step, may: frozenset[str] | None, must: frozenset[str]):  # noqa: ANN202
+    """What a join's merges bring in: (must, may)."""
+    may_all: set[str] = set()
+    must_all: set[str] = set()
+    for m in step.merges:
+        got = _covered(m, may)
+        if got is ANY:
+            return must, ANY
+        may_all |= got
+        must_all |= got & must
+    return frozenset(must_all), frozenset(may_all)
+
+
+def _covered(m: Merge, available: frozenset[str] | None):  # noqa: ANN202
+    if m.include is not None:
+        if not (m.include.literal and isinstance(m.include.value, list)):
+            return ANY
+        return {x for x in m.include.value if isinstance(x, str)}
+    if available is ANY:
+        return ANY
+    if m.exclude is not None:
+        if not (m.exclude.literal and isinstance(m.exclude.value, list)):
+            return ANY
+        return set(available) - set(m.exclude.value)
+    return set(available)
+
+
+def analyze(ir: FlowIR) -> Flow | None:
+    """None when the graph has a cycle or no start (other rules report those)."""
+    succ = graph.successors(ir.steps)
+    if "start" not in succ or graph.find_cycle(succ, list(succ)):
+        return None
+    preds = graph.predecessors(ir.steps)
+    steps = ir.step_map()
+    live = graph.reachable(succ, "start")
+    must_in: dict[str, frozenset[str]] = {}
+    may_in: dict[str, frozenset[str] | None] = {}
+    must_out: dict[str, frozenset[str]] = {}
+    may_out: dict[str, frozenset[str] | None] = {}
+    for name in graph.order(ir):
+        if name not in live:
+            continue
+        step = steps[name]
+        ps = [p for p in preds[name] if p in must_out]
+        if ps:
+            must = frozenset.intersection(*(must_out[p] for p in ps))
+            mays = [may_out[p] for p in ps]
+            may = ANY if any(m is ANY for m in mays) else frozenset().union(*mays)  # type: ignore[arg-type]
+        else:
+            must, may = frozenset(), frozenset()
+        if step.kind is NodeKind.JOIN:
+            must, may = _merged(step, may, must)
+        must_in[name], may_in[name] = must, may
+        assigned = frozenset(a.name for a in step.assigns)
+        must_out[name] = must | assigned
+        may_out[name] = ANY if may is ANY else may | assigned
+    return Flow(must_in, may_in, must_out, may_out)
+
+
+def _ignored(ir: FlowIR) -> set[str]:
+    return (
+        {p.attr for p in ir.parameters}
+        | set(ir.members)
+        | {s.name for s in ir.steps}
+        | FLOWSPEC_ATTRIBUTES
+    )
+
+
+def _local(step: Step, read: Access) -> bool:
+    """Assigned earlier in the same step (an assignment that ends before the read starts)."""
+    at = (read.span.line, read.span.col)
+    return any(
+        a.name == read.name and (a.span.end_line, a.span.end_col) <= at and a.span != read.span
+        for a in step.assigns
+    )
+
+
+def _merged_before(step: Step, read: Access) -> bool:
+    at = (read.span.line, read.span.col)
+    for m in step.merges:
+        if (m.span.end_line, m.span.end_col) <= at:
+            got = _covered(m, ANY)
+            if got is ANY or read.name in got:
+                return True
+    return False
+
+
+def _witness(ir: FlowIR, flow: Flow, target: str, name: str) -> list[str]:
+    """A path from start to ``target`` along which no step makes ``name`` available."""
+    preds = graph.predecessors(ir.steps)
+    path = [target]
+    cur = target
+    seen = {target}
+    while cur != "start":
+        options = [p for p in preds[cur] if p in flow.must_out and p not in seen]
+        if not options:
+            break
+        missing = [p for p in options if name not in flow.must_out[p]]
+        cur = (missing or options)[0]
+        seen.add(cur)
+        path.append(cur)
+    return path[::-1]
+
+
+def _first_read(step: Step, name: str) -> Access | None:
+    return next((r for r in step.reads if r.name == name and not _local(step, r)), None)
+
+
+def _upstream_reads(ir: FlowIR, flow: Flow):  # noqa: ANN202
+    ignored = _ignored(ir)
+    for step in ir.steps:
+        if step.name not in flow.must_in:
+            continue
+        seen: set[str] = set()
+        for r in step.reads:
+            if r.name in seen or r.name in ignored or r.name.startswith("_") or _local(step, r):
+                continue
+            seen.add(r.name)
+            yield step, r
+
+
+@rule("join-unmerged-read", WARNING, "a join reads an artifact it did not merge from its inputs")
+def join_unmerged_read(ir: FlowIR):
+    flow = analyze(ir)
+    if flow is None:
+        return
+    for step, r in _upstream_reads(ir, flow):
+        if step.kind is not NodeKind.JOIN or _merged_before(step, r):
+            continue
+        having = [p for p in step.in_steps if p in flow.may_out and (flow.may_out[p] is ANY or r.name in flow.may_out[p])]
+        if len(having) > 1:
+            why = f"it is ambiguous across its inputs {', '.join(having)}"
+        elif having:
+            why = f"only input `{having[0]}` has it, and artifacts do not pass through a join by themselves"
+        else:
+            why = "artifacts do not pass through a join by themselves"
+        first = step.in_steps[0] if step.in_steps else "a"
+        yield (
+            step.file, r.span,
+            f"join `{step.name}` reads `self.{r.name}`, but {why}",
+            f"pick a value, e.g. `self.{r.name} = inputs.{first}.{r.name}`, or merge it first with "
+            f"`self.merge_artifacts(inputs, include=['{r.name}'])`",
+        )
+
+
+@rule("maybe-undefined", WARNING, "an artifact is read on a path where no step assigned it")
+def maybe_undefined(ir: FlowIR):
+    flow = analyze(ir)
+    if flow is None:
+        return
+    for step, r in _upstream_reads(ir, flow):
+        if step.kind is NodeKind.JOIN:
+            continue  # join-unmerged-read says it better
+        may = flow.may_in[step.name]
+        if r.name in flow.must_in[step.name] or may is ANY:
+            continue
+        path = " -> ".join(_witness(ir, flow, step.name, r.name))
+        if r.name in may:
+            msg = f"`self.{r.name}` may be unassigned in `{step.name}`: on the path {path} no step assigns it"
+        else:
+            msg = f"`self.{r.name}` is read in `{step.name}`, but no step before it assigns it (path {path})"
+        yield (
+            step.file, r.span, msg,
+            f"assign `self.{r.name}` on every path into `{step.name}` (after a join, merge it), "
+            "or check the name for a typo",
+        )
+
+
+def _selector(ir: FlowIR, kind: TransitionKind, rule_word: str):  # noqa: ANN202
+    flow = analyze(ir)
+    if flow is None:
+        return
+    for step in ir.steps:
+        t = step.transition
+        if t is None or t.kind is not kind or step.name not in flow.may_out:
+            continue
+        name = t.foreach if kind is TransitionKind.FOREACH else t.condition
+        if name is None:
+            continue
+        if name in {p.attr for p in ir.parameters}:
+            continue
+        may = flow.may_out[step.name]
+        if may is ANY or name in may:
+            continue
+        yield (
+            step.file, t.span,
+            f"{rule_word}='{name}' in `{step.name}` names an artifact that no step before it assigns",
+            f"assign `self.{name}` in `{step.name}` (or a step before it) before `self.next(...)`",
+        )
+
+
+@rule("foreach-undefined", ERROR, "foreach= names an artifact that is never assigned")
+def foreach_undefined(ir: FlowIR):
+    return _selector(ir, TransitionKind.FOREACH, "foreach")
+
+
+@rule("condition-undefined", ERROR, "condition= names an artifact that is never assigned")
+def condition_undefined(ir: FlowIR):
+    return _selector(ir, TransitionKind.SWITCH, "condition")
