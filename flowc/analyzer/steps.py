@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import libcst as cst
 
 from flowc.analyzer.imports import Names, is_flow_package
@@ -72,7 +74,7 @@ def build_step(node: cst.FunctionDef, src: Parsed, names: Names, owner: str) -> 
         args.append("**" + params.star_kwarg.name.value)
 
     body = _Body(self_name, src)
-    node.body.visit(body)
+    walk(node.body, body)
     tail = _tail_call(node)
     calls = tuple(
         NextCall(src.span(c), c is tail, *_next_args(c, self_name, src)) for c in body.next_calls
@@ -219,7 +221,35 @@ def derive_transition(call: NextCall) -> Transition | None:
     return None
 
 
-class _Body(cst.CSTVisitor):
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def walk(node: cst.CSTNode, visitor: object) -> None:
+    """Pre-order walk calling ``visitor.visit_<Type>(node)`` where defined.
+
+    libcst's own ``visit`` rebuilds every node it passes (it is built for transformers),
+    which costs more than the rest of the analysis on large flows; this walk only reads."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        tp = type(n)
+        hook = getattr(visitor, "visit_" + tp.__name__, None)
+        if hook is not None:
+            hook(n)
+        names = _FIELDS.get(tp)
+        if names is None:
+            names = _FIELDS[tp] = tuple(f.name for f in dataclasses.fields(tp))
+        children: list[cst.CSTNode] = []
+        for name in names:
+            v = getattr(n, name)
+            if isinstance(v, cst.CSTNode):
+                children.append(v)
+            elif isinstance(v, (list, tuple)):
+                children.extend(x for x in v if isinstance(x, cst.CSTNode))
+        stack.extend(reversed(children))
+
+
+class _Body:
     """Collects ``self.next`` calls, ``merge_artifacts`` calls and ``self.X`` loads/stores in
     one walk of a step body (nested functions, lambdas and comprehensions included)."""
 

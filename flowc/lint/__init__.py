@@ -8,13 +8,14 @@ from __future__ import annotations
 from flowc.diagnostics import Diagnostic
 from flowc.ir import FlowIR
 from flowc.lint import dataflow, names, structure, transitions  # noqa: F401 - they register rules
-from flowc.lint.registry import Rule, registered
+from flowc.lint.registry import Context, Rule, registered
 
 RULES: tuple[Rule, ...] = registered()
 
 
 def lint(ir: FlowIR) -> list[Diagnostic]:
-    found = [d for r in RULES for d in r.run(ir)]
+    ctx = Context(ir)
+    found = [d for r in RULES for d in r.run(ctx)]
     return sorted(set(found), key=lambda d: (d.path, d.line, d.col, d.rule, d.message))
 
 

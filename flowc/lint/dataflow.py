@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flowc import graph
 from flowc.ir import Access, FlowIR, Merge, NodeKind, Step, TransitionKind
 from flowc.lint.names import FLOWSPEC_ATTRIBUTES
-from flowc.lint.registry import ERROR, WARNING, rule
+from flowc.lint.registry import Context, ERROR, WARNING, rule
 
 ANY = None  # a merge whose include/exclude is not a literal: it may bring any artifact
 
@@ -54,19 +54,18 @@ def _covered(m: Merge, available: frozenset[str] | None):  # noqa: ANN202
     return set(available)
 
 
-def analyze(ir: FlowIR) -> Flow | None:
+def analyze(ctx: Context) -> Flow | None:
     """None when the graph has a cycle or no start (other rules report those)."""
-    succ = graph.successors(ir.steps)
-    if "start" not in succ or graph.find_cycle(succ, list(succ)):
+    ir, succ, preds = ctx.ir, ctx.successors, ctx.predecessors
+    if "start" not in succ or ctx.cycle:
         return None
-    preds = graph.predecessors(ir.steps)
     steps = ir.step_map()
     live = graph.reachable(succ, "start")
     must_in: dict[str, frozenset[str]] = {}
     may_in: dict[str, frozenset[str] | None] = {}
     must_out: dict[str, frozenset[str]] = {}
     may_out: dict[str, frozenset[str] | None] = {}
-    for name in graph.order(ir):
+    for name in ctx.order:
         if name not in live:
             continue
         step = steps[name]
@@ -114,9 +113,9 @@ def _merged_before(step: Step, read: Access) -> bool:
     return False
 
 
-def _witness(ir: FlowIR, flow: Flow, target: str, name: str) -> list[str]:
+def _witness(ctx: Context, flow: Flow, target: str, name: str) -> list[str]:
     """A path from start to ``target`` along which no step makes ``name`` available."""
-    preds = graph.predecessors(ir.steps)
+    preds = ctx.predecessors
     path = [target]
     cur = target
     seen = {target}
@@ -149,8 +148,9 @@ def _upstream_reads(ir: FlowIR, flow: Flow):  # noqa: ANN202
 
 
 @rule("join-unmerged-read", WARNING, "a join reads an artifact it did not merge from its inputs")
-def join_unmerged_read(ir: FlowIR):
-    flow = analyze(ir)
+def join_unmerged_read(ctx: Context):
+    ir = ctx.ir
+    flow = ctx.flow
     if flow is None:
         return
     for step, r in _upstream_reads(ir, flow):
@@ -173,8 +173,9 @@ def join_unmerged_read(ir: FlowIR):
 
 
 @rule("maybe-undefined", WARNING, "an artifact is read on a path where no step assigned it")
-def maybe_undefined(ir: FlowIR):
-    flow = analyze(ir)
+def maybe_undefined(ctx: Context):
+    ir = ctx.ir
+    flow = ctx.flow
     if flow is None:
         return
     for step, r in _upstream_reads(ir, flow):
@@ -183,7 +184,7 @@ def maybe_undefined(ir: FlowIR):
         may = flow.may_in[step.name]
         if r.name in flow.must_in[step.name] or may is ANY:
             continue
-        path = " -> ".join(_witness(ir, flow, step.name, r.name))
+        path = " -> ".join(_witness(ctx, flow, step.name, r.name))
         if r.name in may:
             msg = f"`self.{r.name}` may be unassigned in `{step.name}`: on the path {path} no step assigns it"
         else:
@@ -195,8 +196,8 @@ def maybe_undefined(ir: FlowIR):
         )
 
 
-def _selector(ir: FlowIR, kind: TransitionKind, rule_word: str):  # noqa: ANN202
-    flow = analyze(ir)
+def _selector(ctx: Context, kind: TransitionKind, rule_word: str):  # noqa: ANN202
+    ir, flow = ctx.ir, ctx.flow
     if flow is None:
         return
     for step in ir.steps:
@@ -219,10 +220,12 @@ def _selector(ir: FlowIR, kind: TransitionKind, rule_word: str):  # noqa: ANN202
 
 
 @rule("foreach-undefined", ERROR, "foreach= names an artifact that is never assigned")
-def foreach_undefined(ir: FlowIR):
-    return _selector(ir, TransitionKind.FOREACH, "foreach")
+def foreach_undefined(ctx: Context):
+    ir = ctx.ir
+    return _selector(ctx, TransitionKind.FOREACH, "foreach")
 
 
 @rule("condition-undefined", ERROR, "condition= names an artifact that is never assigned")
-def condition_undefined(ir: FlowIR):
-    return _selector(ir, TransitionKind.SWITCH, "condition")
+def condition_undefined(ctx: Context):
+    ir = ctx.ir
+    return _selector(ctx, TransitionKind.SWITCH, "condition")

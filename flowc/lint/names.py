@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from flowc.ir import FlowIR
-from flowc.lint.registry import ERROR, rule
+from flowc.lint.registry import Context, ERROR, rule
 
 # FlowSpec attributes a step or parameter would shadow
 FLOWSPEC_ATTRIBUTES = frozenset(
@@ -28,7 +28,8 @@ def _option(name: str) -> str:
 
 
 @rule("reserved-name", ERROR, "a step or parameter uses a name flowc reserves")
-def reserved_name(ir: FlowIR):
+def reserved_name(ctx: Context):
+    ir = ctx.ir
     for s in ir.steps:
         if s.name in FLOWSPEC_ATTRIBUTES:
             yield (
@@ -52,7 +53,8 @@ def reserved_name(ir: FlowIR):
 
 
 @rule("step-name", ERROR, "step names are lower-case letters, digits and _, not starting with _")
-def step_name(ir: FlowIR):
+def step_name(ctx: Context):
+    ir = ctx.ir
     for s in ir.steps:
         if not STEP_NAME.fullmatch(s.name) or s.name.startswith("_"):
             suggestion = re.sub(r"[^a-z0-9_]", "_", s.name.lower()).lstrip("_") or "step"
@@ -64,7 +66,8 @@ def step_name(ir: FlowIR):
 
 
 @rule("duplicate-parameter", ERROR, "two parameters, or a parameter and a step, share a name")
-def duplicate_parameter(ir: FlowIR):
+def duplicate_parameter(ctx: Context):
+    ir = ctx.ir
     steps = {s.name for s in ir.steps}
     seen: dict[str, str] = {}
     for p in ir.parameters:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from flowc import graph
 from flowc.ir import FlowIR, NodeKind, Step, TransitionKind
-from flowc.lint.registry import ERROR, rule
+from flowc.lint.registry import Context, ERROR, rule
 
 
 @rule("missing-start", ERROR, "every flow needs a step named start")
-def missing_start(ir: FlowIR):
+def missing_start(ctx: Context):
+    ir = ctx.ir
     if ir.step("start") is None:
         yield (
             ir.file, ir.span,
@@ -19,7 +20,8 @@ def missing_start(ir: FlowIR):
 
 
 @rule("missing-end", ERROR, "every flow needs a step named end")
-def missing_end(ir: FlowIR):
+def missing_end(ctx: Context):
+    ir = ctx.ir
     if ir.step("end") is None:
         yield (
             ir.file, ir.span,
@@ -29,7 +31,8 @@ def missing_end(ir: FlowIR):
 
 
 @rule("step-arguments", ERROR, "steps take only self; joins take self and inputs")
-def step_arguments(ir: FlowIR):
+def step_arguments(ctx: Context):
+    ir = ctx.ir
     for s in ir.steps:
         if len(s.args) > 1 or any(a.startswith("*") for a in s.args):
             yield (
@@ -46,7 +49,8 @@ def step_arguments(ir: FlowIR):
 
 
 @rule("join-also-split", ERROR, "a join step cannot split again in the same step")
-def join_also_split(ir: FlowIR):
+def join_also_split(ctx: Context):
+    ir = ctx.ir
     for s in ir.steps:
         if s.kind is NodeKind.JOIN and graph.opens_split(s):
             yield (
@@ -57,10 +61,9 @@ def join_also_split(ir: FlowIR):
 
 
 @rule("cycle", ERROR, "the graph must not loop")
-def cycle(ir: FlowIR):
-    succ = graph.successors(ir.steps)
-    roots = ["start"] + [s.name for s in ir.steps if s.name != "start"]
-    loop = graph.find_cycle(succ, [r for r in roots if r in succ])
+def cycle(ctx: Context):
+    ir = ctx.ir
+    loop = ctx.cycle
     if loop:
         closing = ir.step(loop[-2])
         assert closing is not None and closing.transition is not None
@@ -72,10 +75,11 @@ def cycle(ir: FlowIR):
 
 
 @rule("unreachable-step", ERROR, "every step must be reachable from start")
-def unreachable_step(ir: FlowIR):
+def unreachable_step(ctx: Context):
+    ir = ctx.ir
     if ir.step("start") is None:
         return
-    live = graph.reachable(graph.successors(ir.steps), "start")
+    live = graph.reachable(ctx.successors, "start")
     for s in ir.steps:
         if s.name not in live:
             yield (
@@ -85,15 +89,16 @@ def unreachable_step(ir: FlowIR):
             )
 
 
-def _nesting_problems(ir: FlowIR, kind: str):
-    for p in graph.nesting(ir.steps).problems:
+def _nesting_problems(ctx: Context, kind: str):
+    for p in ctx.nesting.problems:
         if p.kind == kind:
-            yield p, ir.step(p.step)
+            yield p, ctx.ir.step(p.step)
 
 
 @rule("unjoined-split", ERROR, "every split must be joined before the flow goes on as one")
-def unjoined_split(ir: FlowIR):
-    for p, s in _nesting_problems(ir, "unjoined-split"):
+def unjoined_split(ctx: Context):
+    ir = ctx.ir
+    for p, s in _nesting_problems(ctx, "unjoined-split"):
         splits = ", ".join(f"`{x}`" for x in p.splits)
         if s.name == "end":
             msg = f"`end` is reached while the split at {splits} is not joined"
@@ -106,8 +111,9 @@ def unjoined_split(ir: FlowIR):
 
 
 @rule("join-without-split", ERROR, "a join step needs a split before it")
-def join_without_split(ir: FlowIR):
-    for p, s in _nesting_problems(ir, "join-without-split"):
+def join_without_split(ctx: Context):
+    ir = ctx.ir
+    for p, s in _nesting_problems(ctx, "join-without-split"):
         where = f" (the open split at `{p.splits[0]}` is a switch, whose branches meet without a join)" if p.splits else ""
         yield (
             s.file, s.span,
@@ -117,8 +123,9 @@ def join_without_split(ir: FlowIR):
 
 
 @rule("join-input-count", ERROR, "a join must take every branch of its split")
-def join_input_count(ir: FlowIR):
-    for p, s in _nesting_problems(ir, "join-input-count"):
+def join_input_count(ctx: Context):
+    ir = ctx.ir
+    for p, s in _nesting_problems(ctx, "join-input-count"):
         split = ir.step(p.splits[0])
         expected = split.out_steps if split is not None else ()
         arrived = ", ".join(p.inputs) or "nothing"
@@ -131,8 +138,9 @@ def join_input_count(ir: FlowIR):
 
 
 @rule("join-unrelated-splits", ERROR, "a join must close one split, not merge different ones")
-def join_unrelated_splits(ir: FlowIR):
-    for p, s in _nesting_problems(ir, "join-unrelated-splits"):
+def join_unrelated_splits(ctx: Context):
+    ir = ctx.ir
+    for p, s in _nesting_problems(ctx, "join-unrelated-splits"):
         yield (
             s.file, s.span,
             f"join `{s.name}` merges branches of different splits ({', '.join(p.splits) or 'unknown'})",
@@ -141,7 +149,8 @@ def join_unrelated_splits(ir: FlowIR):
 
 
 @rule("foreach-into-join", ERROR, "a foreach needs a step between it and its join")
-def foreach_into_join(ir: FlowIR):
+def foreach_into_join(ctx: Context):
+    ir = ctx.ir
     for s in ir.steps:
         t = s.transition
         if t is None or t.kind is not TransitionKind.FOREACH:
@@ -160,7 +169,8 @@ def _is_parallel(step: Step) -> bool:
 
 
 @rule("num-parallel", ERROR, "num_parallel goes to one @parallel step that is followed by a join")
-def num_parallel(ir: FlowIR):
+def num_parallel(ctx: Context):
+    ir = ctx.ir
     for s in ir.steps:
         t = s.transition
         if t is None or t.kind is not TransitionKind.PARALLEL:
@@ -205,7 +215,8 @@ def num_parallel(ir: FlowIR):
 
 
 @rule("switch-cases", ERROR, "a switch needs a condition and at least two cases")
-def switch_cases(ir: FlowIR):
+def switch_cases(ctx: Context):
+    ir = ctx.ir
     for s in ir.steps:
         call = next((c for c in s.next_calls if c.is_tail), None)
         if call is None or call.cases is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 
 from flowc.ir import FlowIR, NextCall, NodeKind, Step
-from flowc.lint.registry import ERROR, rule
+from flowc.lint.registry import Context, ERROR, rule
 
 KEYWORDS = ("foreach", "num_parallel", "condition")
 
@@ -16,7 +16,8 @@ def tail(step: Step) -> NextCall | None:
 
 
 @rule("missing-next", ERROR, "a step other than end must end with self.next(...)")
-def missing_next(ir: FlowIR):
+def missing_next(ctx: Context):
+    ir = ctx.ir
     for s in ir.steps:
         if s.name == "end" or tail(s) is not None:
             continue
@@ -37,7 +38,8 @@ def missing_next(ir: FlowIR):
 
 
 @rule("end-has-next", ERROR, "the end step must not call self.next")
-def end_has_next(ir: FlowIR):
+def end_has_next(ctx: Context):
+    ir = ctx.ir
     end = ir.step("end")
     if end is not None and end.next_calls:
         yield (
@@ -48,7 +50,8 @@ def end_has_next(ir: FlowIR):
 
 
 @rule("start-has-input", ERROR, "no transition may lead back to start")
-def start_has_input(ir: FlowIR):
+def start_has_input(ctx: Context):
+    ir = ctx.ir
     for s in ir.steps:
         call = tail(s)
         if call is None:
@@ -63,7 +66,8 @@ def start_has_input(ir: FlowIR):
 
 
 @rule("malformed-next", ERROR, "self.next(...) must take one of the forms Metaflow accepts")
-def malformed_next(ir: FlowIR):
+def malformed_next(ctx: Context):
+    ir = ctx.ir
     for s in ir.steps:
         if s.name == "end":
             continue
@@ -160,7 +164,8 @@ def _all_targets(call: NextCall):  # noqa: ANN202
 
 
 @rule("unknown-step", ERROR, "a transition names a step that does not exist")
-def unknown_step(ir: FlowIR):
+def unknown_step(ctx: Context):
+    ir = ctx.ir
     steps = [s.name for s in ir.steps]
     members = set(ir.members)
     for s in ir.steps:
