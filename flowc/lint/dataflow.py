@@ -28,16 +28,16 @@ class Flow:
 
 
 def _merged(step: Step, may: frozenset[str] | None, must: frozenset[str]):  # noqa: ANN202
-    """What a join's merges bring in: (must, may)."""
-    may_all: set[str] = set()
-    must_all: set[str] = set()
+    """What a join's merges bring in: (must, may); ANY for may when it cannot be known."""
+    merged: set[str] = set()
     for m in step.merges:
         got = _covered(m, may)
         if got is ANY:
             return must, ANY
-        may_all |= got
-        must_all |= got & must
-    return frozenset(must_all), frozenset(may_all)
+        merged |= got
+    # merge_artifacts takes each artifact from whichever inputs have it, so what it merges is
+    # there afterwards whichever branch produced it
+    return frozenset(merged), frozenset(merged)
 
 
 def _covered(m: Merge, available: frozenset[str] | None):  # noqa: ANN202
