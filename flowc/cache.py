@@ -74,13 +74,19 @@ def file_sha256(path: str) -> str | None:
         return None
 
 
-def load(key: str) -> dict[str, Any] | None:
-    """The entry stored under ``key`` if it exists and its dependencies are unchanged."""
+def _entry(key: str, part: str) -> Path | None:
     root = cache_dir()
-    if root is None:
+    return None if root is None else root / key[:2] / f"{key}.{part}.json"
+
+
+def load(key: str, part: str) -> dict[str, Any] | None:
+    """Part ``part`` of the entry under ``key``, if it exists and every file the entry depends
+    on is unchanged (checked when the ``meta`` part, the entry's commit marker, is loaded)."""
+    path = _entry(key, part)
+    if path is None:
         return None
     try:
-        with open(root / key[:2] / f"{key}.json", encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             entry = json.load(f)
     except (OSError, ValueError):
         return None
@@ -90,18 +96,26 @@ def load(key: str) -> dict[str, Any] | None:
     return entry.get("value")
 
 
-def store(key: str, value: dict[str, Any], deps: list[tuple[str, str]]) -> None:
-    root = cache_dir()
-    if root is None:
-        return
-    folder = root / key[:2]
+def store(key: str, parts: dict[str, dict[str, Any]], deps: list[tuple[str, str]]) -> None:
+    """Write each part atomically; ``meta`` goes last, so a reader that finds it finds the
+    others (a crash in between leaves an entry that is simply missed)."""
+    order = sorted(parts, key=lambda p: p == "meta")
+    for part in order:
+        path = _entry(key, part)
+        if path is None:
+            return
+        if not _write_atomic(path, {"deps": deps if part == "meta" else [], "value": parts[part]}):
+            return
+
+
+def _write_atomic(path: Path, doc: dict[str, Any]) -> bool:
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"deps": deps, "value": value}, f, separators=(",", ":"))
-            os.replace(tmp, folder / f"{key}.json")
+                json.dump(doc, f, separators=(",", ":"))
+            os.replace(tmp, path)
         except BaseException:
             try:
                 os.unlink(tmp)
@@ -109,4 +123,5 @@ def store(key: str, value: dict[str, Any], deps: list[tuple[str, str]]) -> None:
                 pass
             raise
     except OSError:
-        return
+        return False
+    return True

@@ -2,52 +2,55 @@
 (analyzer and lint), through the cache when the file has not changed.
 
 Only this module knows the order analyzer -> graph -> lint; ``show``, ``validate`` and later
-``run`` and ``compile`` call :func:`check_file` and read the result.
+``run`` and ``compile`` call :func:`check_file` and read the result. A cached result keeps the
+findings apart from the IR, so ``validate`` never decodes the IR of a large flow just to say
+that it is clean.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import cached_property
 
 from flowc import cache
-from flowc.analyzer.result import Analysis
 from flowc.diagnostics import Diagnostic, Severity
 from flowc.ir import FlowIR
 
 
-@dataclass(frozen=True)
 class Checked:
     """One file's analysis plus the lint findings for every flow in it."""
 
-    analysis: Analysis
-    lint: tuple[Diagnostic, ...]
+    def __init__(
+        self,
+        meta: dict,
+        flows: tuple[FlowIR, ...] | None = None,
+        load_flows: Callable[[], tuple[FlowIR, ...]] | None = None,
+    ):
+        self.path: str = meta["path"]
+        self.flow_names: tuple[str, ...] = tuple(meta["flow_names"])
+        self.candidates: tuple[str, ...] = tuple(meta["candidates"])
+        self.main_flow: str | None = meta["main_flow"]
+        self.sources: tuple[tuple[str, str], ...] = tuple((p, h) for p, h in meta["sources"])
+        self.analyzer_diagnostics = tuple(Diagnostic.from_dict(d) for d in meta["analyzer"])
+        self.lint = tuple(Diagnostic.from_dict(d) for d in meta["lint"])
+        self._meta = meta
+        if flows is not None:
+            self.__dict__["flows"] = flows
+        self._load_flows = load_flows
 
-    @property
+    @cached_property
     def flows(self) -> tuple[FlowIR, ...]:
-        return self.analysis.flows
+        assert self._load_flows is not None
+        return self._load_flows()
 
-    @property
+    @cached_property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
-        return sort_diagnostics(self.analysis.diagnostics + self.lint)
+        return sort_diagnostics(self.analyzer_diagnostics + self.lint)
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
         return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
-
-    @property
-    def warnings(self) -> tuple[Diagnostic, ...]:
-        return tuple(d for d in self.diagnostics if d.severity is Severity.WARNING)
-
-    def to_dict(self) -> dict:
-        return {"analysis": self.analysis.to_dict(), "lint": [d.to_dict() for d in self.lint]}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Checked:
-        return cls(
-            Analysis.from_dict(d["analysis"]),
-            tuple(Diagnostic.from_dict(x) for x in d["lint"]),
-        )
 
 
 def sort_diagnostics(diags: tuple[Diagnostic, ...] | list[Diagnostic]) -> tuple[Diagnostic, ...]:
@@ -61,21 +64,31 @@ def check_file(path: str, flow: str | None = None, *, use_cache: bool = True) ->
         data = f.read()
     key = cache.key_for(path, data, flow) if use_cache else None
     if key is not None:
-        hit = cache.load(key)
-        if hit is not None:
+        meta = cache.load(key, "meta")
+        if meta is not None:
             try:
-                return Checked.from_dict(hit)
+                return Checked(meta, load_flows=lambda: _cached_flows(key, path, flow))
             except (KeyError, TypeError, ValueError):
                 pass
-    checked = _check(path, flow)
+    meta, flows = _check(path, flow)
     if key is not None:
         main = os.path.abspath(path)
-        deps = [(p, h) for p, h in checked.analysis.sources if p != main]
-        cache.store(key, checked.to_dict(), deps)
-    return checked
+        deps = [(p, h) for p, h in meta["sources"] if p != main]
+        cache.store(key, {"ir": {"flows": [ir.to_dict() for ir in flows]}, "meta": meta}, deps)
+    return Checked(meta, flows=flows)
 
 
-def _check(path: str, flow: str | None) -> Checked:
+def _cached_flows(key: str, path: str, flow: str | None) -> tuple[FlowIR, ...]:
+    part = cache.load(key, "ir")
+    if part is not None:
+        try:
+            return tuple(FlowIR.from_dict(d) for d in part["flows"])
+        except (KeyError, TypeError, ValueError):
+            pass
+    return _check(path, flow)[1]
+
+
+def _check(path: str, flow: str | None) -> tuple[dict, tuple[FlowIR, ...]]:
     from flowc.analyzer import analyze_file
     from flowc.lint import lint
 
@@ -83,4 +96,13 @@ def _check(path: str, flow: str | None) -> Checked:
     found: list[Diagnostic] = []
     for ir in analysis.flows:
         found.extend(lint(ir))
-    return Checked(analysis, sort_diagnostics(found))
+    meta = {
+        "path": analysis.path,
+        "flow_names": [ir.name for ir in analysis.flows],
+        "candidates": list(analysis.candidates),
+        "main_flow": analysis.main_flow,
+        "sources": [list(s) for s in analysis.sources],
+        "analyzer": [d.to_dict() for d in analysis.diagnostics],
+        "lint": [d.to_dict() for d in sort_diagnostics(found)],
+    }
+    return meta, analysis.flows

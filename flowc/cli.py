@@ -98,22 +98,21 @@ def show(flow_file: str, flow_name: str | None, as_json: bool, fmt: str) -> int:
 
 def _one_flow(checked: Checked, path: str, flow_name: str | None):
     """The flow ``show`` is about, or a usage error that says how to pick one."""
-    a = checked.analysis
-    stopping = [d for d in a.diagnostics if d.is_error]
+    stopping = [d for d in checked.analyzer_diagnostics if d.is_error]
     if stopping:
         _print_diagnostics(stopping, err=True)
         raise click.exceptions.Exit(EXIT_USAGE)
-    flows = {ir.name: ir for ir in a.flows}
+    flows = {ir.name: ir for ir in checked.flows}
     if len(flows) == 1:
         return next(iter(flows.values()))
-    if a.main_flow in flows:
-        return flows[a.main_flow]
-    names = ", ".join(a.candidates)
+    if checked.main_flow in flows:
+        return flows[checked.main_flow]
+    names = ", ".join(checked.candidates)
     raise CommandError(f"{path} holds several flows ({names}); pick one with --flow NAME")
 
 
 def _belongs_to(d: Diagnostic, checked: Checked, ir) -> bool:  # noqa: ANN001
-    if len(checked.flows) == 1:
+    if len(checked.flow_names) == 1:
         return True
     own = {ir.file} | {s.file for s in ir.steps} | {p.file for p in ir.parameters}
     return d.path in own
@@ -147,7 +146,7 @@ def validate(paths: tuple[str, ...], flow_name: str | None, as_json: bool, quiet
         usage |= any(d.rule in _NOT_A_FLOW and d.is_error for d in diags)
         n_err += sum(1 for d in diags if d.is_error)
         n_warn += sum(1 for d in diags if not d.is_error)
-        n_flows += len(checked.flows)
+        n_flows += len(checked.flow_names)
         report.append((f, checked, diags))
     if as_json:
         import json
@@ -155,7 +154,7 @@ def validate(paths: tuple[str, ...], flow_name: str | None, as_json: bool, quiet
         doc = [
             {
                 "path": f,
-                "flows": [ir.name for ir in c.flows],
+                "flows": list(c.flow_names),
                 "diagnostics": [d.to_dict() for d in diags],
             }
             for f, c, diags in report
@@ -165,7 +164,7 @@ def validate(paths: tuple[str, ...], flow_name: str | None, as_json: bool, quiet
         for f, checked, diags in report:
             _print_diagnostics(diags)
             if not quiet and not any(d.is_error for d in diags):
-                names = ", ".join(ir.name for ir in checked.flows)
+                names = ", ".join(checked.flow_names)
                 click.echo(f"ok: {f} ({names})")
         if not quiet:
             click.echo(
@@ -225,14 +224,14 @@ def _drop_base_modules(results, explicit):  # noqa: ANN001
     used_as_base = set()
     for f, checked in results:
         main = os.path.abspath(f)
-        used_as_base |= {p for p, _ in checked.analysis.sources if p != main}
+        used_as_base |= {p for p, _ in checked.sources if p != main}
     kept = []
     for f, checked in results:
         if f not in explicit:
-            rules = {d.rule for d in checked.analysis.diagnostics}
+            rules = {d.rule for d in checked.analyzer_diagnostics}
             if "no-flow" in rules:
                 continue
-            if os.path.abspath(f) in used_as_base and checked.analysis.main_flow is None:
+            if os.path.abspath(f) in used_as_base and checked.main_flow is None:
                 continue
         kept.append((f, checked))
     return kept
