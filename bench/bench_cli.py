@@ -41,11 +41,16 @@ TARGETS = {
 def metaflow_python() -> Path:
     py = METAFLOW_VENV / "bin" / "python"
     check = [str(py), "-c", "import metaflow, sys; sys.stdout.write(metaflow.__version__)"]
-    if py.exists() and subprocess.run(check, capture_output=True, text=True).stdout == METAFLOW_VERSION:
+    if (
+        py.exists()
+        and subprocess.run(check, capture_output=True, text=True).stdout == METAFLOW_VERSION
+    ):
         return py
     print(f"installing metaflow=={METAFLOW_VERSION} into {METAFLOW_VENV} ...", file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(METAFLOW_VENV)], check=True)
-    subprocess.run([str(py), "-m", "pip", "install", "-q", f"metaflow=={METAFLOW_VERSION}"], check=True)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", f"metaflow=={METAFLOW_VERSION}"], check=True
+    )
     return py
 
 
@@ -60,26 +65,48 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], before=None, limit: fl
         return float("inf")
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+        raise SystemExit(
+            f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}"
+        )
     return elapsed
 
 
-def measure(name: str, cmd: list[str], cwd: Path, env: dict[str, str], repeat: int, before=None, limit: float = 120) -> dict:  # noqa: ANN001
+def measure(
+    name: str,
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    repeat: int,
+    before=None,
+    limit: float = 120,
+) -> dict:  # noqa: ANN001
     times = []
     for _ in range(repeat):
         times.append(timed(cmd, cwd, env, before, limit))
         if times[-1] == float("inf"):
             break  # no point waiting out the limit again
-    return {"case": name, "median": statistics.median(times), "min": min(times), "runs": len(times), "limit": limit}
+    return {
+        "case": name,
+        "median": statistics.median(times),
+        "min": min(times),
+        "runs": len(times),
+        "limit": limit,
+    }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
-    ap.add_argument("--skip-metaflow-big", action="store_true", help="skip Metaflow on the 1,000-step flow")
     ap.add_argument(
-        "--metaflow-limit", type=float, default=60,
+        "--skip-metaflow-big", action="store_true", help="skip Metaflow on the 1,000-step flow"
+    )
+    ap.add_argument(
+        "--metaflow-limit",
+        type=float,
+        default=60,
         help="seconds before Metaflow's show of the 1,000-step flow counts as not finishing",
     )
     args = ap.parse_args()
@@ -108,17 +135,49 @@ def main() -> None:
 
     r = args.repeat
     results = [
-        measure("show lr_flow, first (cold cache)", [str(flowc), "show", "lr_flow.py"], work, env, r, clear_cache),
-        measure("show lr_flow, repeated (warm cache)", [str(flowc), "show", "lr_flow.py"], work, env, r),
-        measure("metaflow: python lr_flow.py show", [str(mf_python), "lr_flow_mf.py", "show"], work, mf_env, r),
-        measure("validate 1,000 steps, first (cold cache)", [str(flowc), "validate", "big.py"], work, env, r, clear_cache),
-        measure("validate 1,000 steps, repeated (warm cache)", [str(flowc), "validate", "big.py"], work, env, r),
+        measure(
+            "show lr_flow, first (cold cache)",
+            [str(flowc), "show", "lr_flow.py"],
+            work,
+            env,
+            r,
+            clear_cache,
+        ),
+        measure(
+            "show lr_flow, repeated (warm cache)", [str(flowc), "show", "lr_flow.py"], work, env, r
+        ),
+        measure(
+            "metaflow: python lr_flow.py show",
+            [str(mf_python), "lr_flow_mf.py", "show"],
+            work,
+            mf_env,
+            r,
+        ),
+        measure(
+            "validate 1,000 steps, first (cold cache)",
+            [str(flowc), "validate", "big.py"],
+            work,
+            env,
+            r,
+            clear_cache,
+        ),
+        measure(
+            "validate 1,000 steps, repeated (warm cache)",
+            [str(flowc), "validate", "big.py"],
+            work,
+            env,
+            r,
+        ),
     ]
     if not args.skip_metaflow_big:
         results.append(
             measure(
                 "metaflow: python big.py show (1,000 steps)",
-                [str(mf_python), "big_mf.py", "show"], work, mf_env, max(3, r // 2), limit=args.metaflow_limit,
+                [str(mf_python), "big_mf.py", "show"],
+                work,
+                mf_env,
+                max(3, r // 2),
+                limit=args.metaflow_limit,
             )
         )
     by_case = {x["case"]: x for x in results}
@@ -145,7 +204,9 @@ def main() -> None:
         if x["median"] == float("inf"):
             print(f"{x['case']:<46} did not finish within {x['limit']:.0f}s")
             continue
-        print(f"{x['case']:<46} {x['median']:>7.3f}s {x['min']:>7.3f}s {x['vs_metaflow_show']:>10.2f}x  {target}")
+        print(
+            f"{x['case']:<46} {x['median']:>7.3f}s {x['min']:>7.3f}s {x['vs_metaflow_show']:>10.2f}x  {target}"
+        )
     verdict = "PASS" if summary["warm_show_faster_than_metaflow"] else "FAIL"
     print(f"repeated flowc show faster than metaflow show: {verdict} ({warm / mf_show:.2f}x)")
 

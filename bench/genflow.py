@@ -44,7 +44,13 @@ def generate(n_steps: int = 1000, import_from: str = "flowc", name: str = "BigFl
             )
             count += 4
         elif k % 10 == 7:
-            emit(here, [f"self.items{k} = list(range(self.width))", f'self.next(self.f{k}, foreach="items{k}")'])
+            emit(
+                here,
+                [
+                    f"self.items{k} = list(range(self.width))",
+                    f'self.next(self.f{k}, foreach="items{k}")',
+                ],
+            )
             emit(f"f{k}", ["self.part = self.input * self.acc", f"self.next(self.j{k})"])
             emit(
                 f"j{k}",
@@ -57,7 +63,14 @@ def generate(n_steps: int = 1000, import_from: str = "flowc", name: str = "BigFl
             )
             count += 3
         else:
-            emit(here, [f"self.v{k} = self.acc * {k}", f"self.acc = self.acc + self.v{k} % 7", f"self.next(self.{nxt})"])
+            emit(
+                here,
+                [
+                    f"self.v{k} = self.acc * {k}",
+                    f"self.acc = self.acc + self.v{k} % 7",
+                    f"self.next(self.{nxt})",
+                ],
+            )
             count += 1
         k += 1
     emit(f"s{k}", ["self.result = self.acc", "self.next(self.end)"])

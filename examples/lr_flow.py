@@ -17,7 +17,9 @@ class LRFlow(FlowSpec):
 
     alpha = Parameter("alpha", help="Regularisation strength of ElasticNet.", default=0.01)
     max_iter = Parameter("max-iter", help="Maximum number of solver iterations.", default=1000)
-    test_size = Parameter("test-size", help="Fraction of the data held out for testing.", default=0.2)
+    test_size = Parameter(
+        "test-size", help="Fraction of the data held out for testing.", default=0.2
+    )
     seed = Parameter("seed", help="Random seed for the data split.", default=42)
 
     @step

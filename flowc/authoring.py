@@ -133,8 +133,10 @@ class _Current:
     parameter_names: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
-        return "<flowc.current: not in a running task>" if not self.is_running_flow else (
-            f"<flowc.current {self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}>"
+        return (
+            "<flowc.current: not in a running task>"
+            if not self.is_running_flow
+            else (f"<flowc.current {self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}>")
         )
 
 

@@ -59,7 +59,9 @@ def cli(debug: bool) -> None:
 
 @cli.command()
 @click.argument("flow_file", metavar="FLOW_FILE")
-@click.option("--flow", "flow_name", metavar="NAME", help="The flow class, when the file holds several.")
+@click.option(
+    "--flow", "flow_name", metavar="NAME", help="The flow class, when the file holds several."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the flow's IR as JSON.")
 @click.option(
     "--format",
@@ -201,7 +203,9 @@ def _expand(paths: tuple[str, ...]) -> list[str]:
 def _flow_files_in(folder: str) -> list[str]:
     import re
 
-    looks_like_flow = re.compile(rb"FlowSpec|@step\b|\bfrom\s+(flowc|metaflow)\b|\bimport\s+(flowc|metaflow)\b")
+    looks_like_flow = re.compile(
+        rb"FlowSpec|@step\b|\bfrom\s+(flowc|metaflow)\b|\bimport\s+(flowc|metaflow)\b"
+    )
     found = []
     for root, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
@@ -246,7 +250,9 @@ def _flow_file(path: str, allow_dir: bool = False) -> str:
         where = "" if p.is_absolute() else f" (relative to {os.getcwd()})"
         raise CommandError(f"{path}: no such file{where}; check the path")
     if p.is_dir():
-        raise CommandError(f"{path} is a folder; pass one flow file (flowc validate also takes folders)")
+        raise CommandError(
+            f"{path} is a folder; pass one flow file (flowc validate also takes folders)"
+        )
     if p.suffix.lower() not in _PY_SUFFIXES:
         raise CommandError(f"{path} is not a Python file; pass the .py file that defines the flow")
     if not os.access(p, os.R_OK):

@@ -244,7 +244,9 @@ def nesting(steps: Iterable[Step]) -> Nesting:
             if arrive(out_stack, t) != parents[t]:
                 reported.add(t)
                 kind = (
-                    "join-unrelated-splits" if by_name[t].kind is NodeKind.JOIN else "unjoined-split"
+                    "join-unrelated-splits"
+                    if by_name[t].kind is NodeKind.JOIN
+                    else "unjoined-split"
                 )
                 inputs = tuple(p for p in preds[t] if p in parents)
                 diff = tuple(x for x in arrive(out_stack, t) if x not in parents[t]) or parents[t]

@@ -305,7 +305,7 @@ def _decode(tp: Any, data: Any) -> Any:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_decode(args[0], x) for x in data)
-        return tuple(_decode(a, x) for a, x in zip(args, data))
+        return tuple(_decode(a, x) for a, x in zip(args, data, strict=False))
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = _hints(tp)
         kwargs = {}

@@ -19,26 +19,26 @@ def summary(ir: FlowIR) -> str:
     if ir.parameters:
         out += ["", "Parameters"]
         rows = [_parameter_row(p) for p in ir.parameters]
-        width = max(len(r[0]) for r in rows)
-        for opt, rest in rows:
-            out.append(f"    {opt.ljust(width)}  {rest}".rstrip())
+        widths = [max(len(r[i]) for r in rows) for i in range(2)]
+        for opt, default, help_ in rows:
+            line = f"    {opt.ljust(widths[0])}  {default.ljust(widths[1])}  {help_}"
+            out.append(line.rstrip())
     steps = ir.step_map()
     for name in graph.order(ir):
         out += [""] + _step_lines(steps[name])
     return "\n".join(out) + "\n"
 
 
-def _parameter_row(p: Parameter) -> tuple[str, str]:
+def _parameter_row(p: Parameter) -> tuple[str, str, str]:
     kind = {"include_file": " (file)", "config": " (config)"}.get(p.kind.value, "")
     opt = f"--{p.name} {(p.type or 'value').upper()}{kind}"
-    bits = []
     if p.required:
-        bits.append("required")
-    if p.default is not None:
-        bits.append(f"default {_value(p.default)}")
-    if p.help:
-        bits.append(p.help)
-    return opt, "  ".join(bits)
+        default = "required"
+    elif p.default is not None:
+        default = f"default {_value(p.default)}"
+    else:
+        default = ""
+    return opt, default, p.help or ""
 
 
 def _value(v: Value) -> str:

@@ -175,7 +175,11 @@ def test_nested_foreach_depth_and_matching_joins(full):
 def test_parameters(full):
     p = {x.attr: x for x in full.parameters}
     assert [x.attr for x in full.parameters][:3] == ["alpha", "count", "flag"]
-    assert (p["alpha"].type, p["alpha"].default.value, p["alpha"].help) == ("float", 0.5, "Step size.")
+    assert (p["alpha"].type, p["alpha"].default.value, p["alpha"].help) == (
+        "float",
+        0.5,
+        "Step size.",
+    )
     assert (p["count"].type, p["count"].required) == ("int", True)
     assert p["flag"].type == "bool"
     assert (p["name_"].name, p["name_"].type, p["name_"].default) == ("label", "str", None)
@@ -396,7 +400,7 @@ class BaseFlow(FlowSpec):
         print(self.x)
 '''
 
-CHILD = '''
+CHILD = """
 {import_line}
 from flowc import Parameter, step
 
@@ -408,7 +412,7 @@ class ChildFlow(BaseFlow):
     def start(self):
         self.x = self.size
         self.next(self.end)
-'''
+"""
 
 
 def test_inheritance_in_the_same_file():
@@ -418,7 +422,9 @@ def test_inheritance_in_the_same_file():
     ir = a.flows[0]
     assert [s.name for s in ir.steps] == ["end", "start"]
     assert ir.step("end").defined_in == "BaseFlow" and ir.step("end").doc == "Inherited end."
-    assert [(p.attr, p.default.value, p.defined_in) for p in ir.parameters] == [("size", 5, "ChildFlow")]
+    assert [(p.attr, p.default.value, p.defined_in) for p in ir.parameters] == [
+        ("size", 5, "ChildFlow")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -439,7 +445,9 @@ def test_inheritance_from_a_local_module(tmp_path, layout, import_line):
         base_file = tmp_path / "base.py"
     base_file.write_text(BASE)
     if "import base as b" in import_line:
-        child_src = CHILD.format(import_line="import base as b").replace("(BaseFlow)", "(b.BaseFlow)")
+        child_src = CHILD.format(import_line="import base as b").replace(
+            "(BaseFlow)", "(b.BaseFlow)"
+        )
     else:
         child_src = CHILD.format(import_line=import_line)
     child = tmp_path / "child.py"
@@ -535,9 +543,7 @@ def test_no_flow():
 def test_analysis_never_runs_the_file(tmp_path):
     marker = tmp_path / "ran"
     flow = tmp_path / "f.py"
-    flow.write_text(
-        f"import sys\nopen({str(marker)!r}, 'w').close()\nsys.exit(1)\n" + TWO
-    )
+    flow.write_text(f"import sys\nopen({str(marker)!r}, 'w').close()\nsys.exit(1)\n" + TWO)
     a = analyze_file(str(flow))
     assert [f.name for f in a.flows] == ["AFlow", "BFlow"]
     assert not marker.exists()

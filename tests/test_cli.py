@@ -115,7 +115,9 @@ def test_show_graph_pictures(tmp_path, fmt, needle):
 
 def test_show_is_deterministic(tmp_path):
     flow = write(tmp_path, "tiny.py", GOOD)
-    runs = [run_flowc("show", str(flow), "--json", env={"FLOWC_NO_CACHE": "1"}).stdout for _ in range(2)]
+    runs = [
+        run_flowc("show", str(flow), "--json", env={"FLOWC_NO_CACHE": "1"}).stdout for _ in range(2)
+    ]
     assert runs[0] == runs[1]
 
 
@@ -127,7 +129,7 @@ def test_show_and_validate_never_run_user_code(tmp_path):
     flow = write(
         tmp_path,
         "evil.py",
-        f'''
+        f"""
         import sys
         open({str(marker)!r}, "w").write("user code ran")
         sys.exit(3)
@@ -142,7 +144,7 @@ def test_show_and_validate_never_run_user_code(tmp_path):
             @step
             def end(self):
                 pass
-        ''',
+        """,
     )
     show = run_flowc("show", str(flow))
     validate = run_flowc("validate", str(flow))
@@ -163,7 +165,9 @@ def test_validate_examples_folder_is_clean():
 
 
 def test_validate_reports_located_error_and_exits_1(tmp_path):
-    flow = write(tmp_path, "broken.py", GOOD.replace("self.next(self.join)", "self.next(self.joni)"))
+    flow = write(
+        tmp_path, "broken.py", GOOD.replace("self.next(self.join)", "self.next(self.joni)")
+    )
     proc = run_flowc("validate", str(flow))
     assert_clean_failure(proc, 1)
     line = next(i for i, t in enumerate(flow.read_text().splitlines(), 1) if "self.joni" in t)
@@ -172,7 +176,9 @@ def test_validate_reports_located_error_and_exits_1(tmp_path):
 
 
 def test_validate_json_output(tmp_path):
-    flow = write(tmp_path, "broken.py", GOOD.replace("self.next(self.join)", "self.next(self.joni)"))
+    flow = write(
+        tmp_path, "broken.py", GOOD.replace("self.next(self.join)", "self.next(self.joni)")
+    )
     proc = run_flowc("validate", str(flow), "--json")
     assert proc.returncode == 1
     doc = json.loads(proc.stdout)

@@ -140,41 +140,252 @@ def swap(base: str, old: str, new: str, count: int = 1) -> str:
 
 # (rule, failing source, text on the reported line, passing source)
 CASES = [
-    ("reserved-name", swap(swap(LINEAR, "self.next(self.end)", "self.next(self.index)"), "def end", "def index(self):\n    self.next(self.end)\n\n@step\ndef end"), "def index", LINEAR),
-    ("reserved-name", 'tag = Parameter("tag", default="x")\n' + LINEAR, "Parameter(\"tag\"", 'label = Parameter("label", default="x")\n' + LINEAR),
-    ("step-name", swap(swap(LINEAR, "self.next(self.end)", "self.next(self.Mid)"), "@step\ndef end", "@step\ndef Mid(self):\n    self.next(self.end)\n\n@step\ndef end"), "def Mid", swap(swap(LINEAR, "self.next(self.end)", "self.next(self.mid)"), "@step\ndef end", "@step\ndef mid(self):\n    self.next(self.end)\n\n@step\ndef end")),
-    ("duplicate-parameter", 'a = Parameter("max-iter", default=1)\nb = Parameter("max_iter", default=2)\n' + LINEAR, 'b = Parameter', 'a = Parameter("max-iter", default=1)\nb = Parameter("min-iter", default=2)\n' + LINEAR),
-    ("join-unmerged-read", swap(SPLIT, "self.total = inputs.a.y + inputs.b.y", "self.total = self.y"), "self.total = self.y", swap(SPLIT, "self.total = inputs.a.y + inputs.b.y", "self.total = inputs.a.y")),
-    ("join-unmerged-read", swap(SPLIT, "self.total = inputs.a.y + inputs.b.y", "self.total = self.y\n    self.merge_artifacts(inputs, include=['y'])"), "self.total = self.y", swap(SPLIT, "self.total = inputs.a.y + inputs.b.y", "self.merge_artifacts(inputs, exclude=['x'])\n    self.total = self.y")),
+    (
+        "reserved-name",
+        swap(
+            swap(LINEAR, "self.next(self.end)", "self.next(self.index)"),
+            "def end",
+            "def index(self):\n    self.next(self.end)\n\n@step\ndef end",
+        ),
+        "def index",
+        LINEAR,
+    ),
+    (
+        "reserved-name",
+        'tag = Parameter("tag", default="x")\n' + LINEAR,
+        'Parameter("tag"',
+        'label = Parameter("label", default="x")\n' + LINEAR,
+    ),
+    (
+        "step-name",
+        swap(
+            swap(LINEAR, "self.next(self.end)", "self.next(self.Mid)"),
+            "@step\ndef end",
+            "@step\ndef Mid(self):\n    self.next(self.end)\n\n@step\ndef end",
+        ),
+        "def Mid",
+        swap(
+            swap(LINEAR, "self.next(self.end)", "self.next(self.mid)"),
+            "@step\ndef end",
+            "@step\ndef mid(self):\n    self.next(self.end)\n\n@step\ndef end",
+        ),
+    ),
+    (
+        "duplicate-parameter",
+        'a = Parameter("max-iter", default=1)\nb = Parameter("max_iter", default=2)\n' + LINEAR,
+        "b = Parameter",
+        'a = Parameter("max-iter", default=1)\nb = Parameter("min-iter", default=2)\n' + LINEAR,
+    ),
+    (
+        "join-unmerged-read",
+        swap(SPLIT, "self.total = inputs.a.y + inputs.b.y", "self.total = self.y"),
+        "self.total = self.y",
+        swap(SPLIT, "self.total = inputs.a.y + inputs.b.y", "self.total = inputs.a.y"),
+    ),
+    (
+        "join-unmerged-read",
+        swap(
+            SPLIT,
+            "self.total = inputs.a.y + inputs.b.y",
+            "self.total = self.y\n    self.merge_artifacts(inputs, include=['y'])",
+        ),
+        "self.total = self.y",
+        swap(
+            SPLIT,
+            "self.total = inputs.a.y + inputs.b.y",
+            "self.merge_artifacts(inputs, exclude=['x'])\n    self.total = self.y",
+        ),
+    ),
     ("maybe-undefined", swap(SWITCH, "self.z = 2\n", ""), "print(self.z)", SWITCH),
-    ("maybe-undefined", swap(LINEAR, "print(self.x)", "print(self.nope)"), "print(self.nope)", LINEAR),
-    ("maybe-undefined", swap(SPLIT, "print(self.total)", "print(self.y)"), "print(self.y)", swap(SPLIT, "self.next(self.end)", "self.merge_artifacts(inputs, include=['y'])\n    self.next(self.end)", 1).replace("print(self.total)", "print(self.y)")),
-    ("foreach-undefined", swap(FOREACH, 'self.items = [1, 2]', 'self.other = [1, 2]'), 'foreach="items"', FOREACH),
-    ("condition-undefined", swap(SWITCH, 'self.route = "a"', 'self.way = "a"'), 'condition="route"', SWITCH),
+    (
+        "maybe-undefined",
+        swap(LINEAR, "print(self.x)", "print(self.nope)"),
+        "print(self.nope)",
+        LINEAR,
+    ),
+    (
+        "maybe-undefined",
+        swap(SPLIT, "print(self.total)", "print(self.y)"),
+        "print(self.y)",
+        swap(
+            SPLIT,
+            "self.next(self.end)",
+            "self.merge_artifacts(inputs, include=['y'])\n    self.next(self.end)",
+            1,
+        ).replace("print(self.total)", "print(self.y)"),
+    ),
+    (
+        "foreach-undefined",
+        swap(FOREACH, "self.items = [1, 2]", "self.other = [1, 2]"),
+        'foreach="items"',
+        FOREACH,
+    ),
+    (
+        "condition-undefined",
+        swap(SWITCH, 'self.route = "a"', 'self.way = "a"'),
+        'condition="route"',
+        SWITCH,
+    ),
     ("missing-start", LINEAR.replace("def start", "def begin"), "class F", LINEAR),
-    ("missing-end", LINEAR.replace("self.end", "self.finish").replace("def end", "def finish"), "class F", LINEAR),
+    (
+        "missing-end",
+        LINEAR.replace("self.end", "self.finish").replace("def end", "def finish"),
+        "class F",
+        LINEAR,
+    ),
     ("step-arguments", swap(LINEAR, "def end(self):", "def end(self, a, b):"), "def end", LINEAR),
-    ("step-arguments", swap(LINEAR, "def start(self):", "def start(self, inputs):"), "def start", LINEAR),
-    ("join-also-split", swap(SPLIT, "self.total = inputs.a.y + inputs.b.y\n    self.next(self.end)", "self.next(self.c, self.d)\n\n@step\ndef c(self):\n    self.next(self.j2)\n\n@step\ndef d(self):\n    self.next(self.j2)\n\n@step\ndef j2(self, inputs):\n    self.total = 1\n    self.next(self.end)"), "self.next(self.c, self.d)", SPLIT),
-    ("cycle", swap(LINEAR, "def end", "def loop(self):\n    self.next(self.back)\n\n@step\ndef back(self):\n    self.next(self.loop)\n\n@step\ndef end").replace("self.next(self.end)", "self.next(self.loop, self.end)", 1), "self.next(self.loop)", LINEAR),
-    ("unreachable-step", swap(LINEAR, "@step\ndef end", "@step\ndef orphan(self):\n    self.next(self.end)\n\n@step\ndef end"), "def orphan", LINEAR),
-    ("unjoined-split", swap(swap(SPLIT, "self.next(self.join)", "self.next(self.end)", 2), "def join(self, inputs):", "def join(self, inputs):  # now unused"), "def end", SPLIT),
-    ("join-without-split", swap(LINEAR, "self.next(self.end)", "self.next(self.mid)").replace("@step\ndef end", "@step\ndef mid(self, inputs):\n    self.x = 2\n    self.next(self.end)\n\n@step\ndef end"), "def mid", swap(LINEAR, "self.next(self.end)", "self.next(self.mid)").replace("@step\ndef end", "@step\ndef mid(self):\n    self.x = 2\n    self.next(self.end)\n\n@step\ndef end")),
-    ("join-input-count", swap(SPLIT, "self.y = 1\n    self.next(self.join)", "self.y = 1\n    self.next(self.p, self.q)\n\n@step\ndef p(self):\n    self.next(self.join)\n\n@step\ndef q(self):\n    self.next(self.join)"), "def join", SPLIT),
-    ("join-unrelated-splits", swap(SPLIT, "self.y = 2\n    self.next(self.join)", "self.y = 2\n    self.next(self.other)\n\n@step\ndef other(self, inputs):\n    self.next(self.end)"), "def other", SPLIT),
-    ("foreach-into-join", swap(FOREACH, 'self.next(self.body, foreach="items")', 'self.next(self.join, foreach="items")'), 'foreach="items"', FOREACH),
-    ("num-parallel", swap(PARALLEL, "num_parallel=2", "num_parallel=0"), "num_parallel=0", PARALLEL),
+    (
+        "step-arguments",
+        swap(LINEAR, "def start(self):", "def start(self, inputs):"),
+        "def start",
+        LINEAR,
+    ),
+    (
+        "join-also-split",
+        swap(
+            SPLIT,
+            "self.total = inputs.a.y + inputs.b.y\n    self.next(self.end)",
+            "self.next(self.c, self.d)\n\n@step\ndef c(self):\n    self.next(self.j2)\n\n@step\ndef d(self):\n    self.next(self.j2)\n\n@step\ndef j2(self, inputs):\n    self.total = 1\n    self.next(self.end)",
+        ),
+        "self.next(self.c, self.d)",
+        SPLIT,
+    ),
+    (
+        "cycle",
+        swap(
+            LINEAR,
+            "def end",
+            "def loop(self):\n    self.next(self.back)\n\n@step\ndef back(self):\n    self.next(self.loop)\n\n@step\ndef end",
+        ).replace("self.next(self.end)", "self.next(self.loop, self.end)", 1),
+        "self.next(self.loop)",
+        LINEAR,
+    ),
+    (
+        "unreachable-step",
+        swap(
+            LINEAR,
+            "@step\ndef end",
+            "@step\ndef orphan(self):\n    self.next(self.end)\n\n@step\ndef end",
+        ),
+        "def orphan",
+        LINEAR,
+    ),
+    (
+        "unjoined-split",
+        swap(
+            swap(SPLIT, "self.next(self.join)", "self.next(self.end)", 2),
+            "def join(self, inputs):",
+            "def join(self, inputs):  # now unused",
+        ),
+        "def end",
+        SPLIT,
+    ),
+    (
+        "join-without-split",
+        swap(LINEAR, "self.next(self.end)", "self.next(self.mid)").replace(
+            "@step\ndef end",
+            "@step\ndef mid(self, inputs):\n    self.x = 2\n    self.next(self.end)\n\n@step\ndef end",
+        ),
+        "def mid",
+        swap(LINEAR, "self.next(self.end)", "self.next(self.mid)").replace(
+            "@step\ndef end",
+            "@step\ndef mid(self):\n    self.x = 2\n    self.next(self.end)\n\n@step\ndef end",
+        ),
+    ),
+    (
+        "join-input-count",
+        swap(
+            SPLIT,
+            "self.y = 1\n    self.next(self.join)",
+            "self.y = 1\n    self.next(self.p, self.q)\n\n@step\ndef p(self):\n    self.next(self.join)\n\n@step\ndef q(self):\n    self.next(self.join)",
+        ),
+        "def join",
+        SPLIT,
+    ),
+    (
+        "join-unrelated-splits",
+        swap(
+            SPLIT,
+            "self.y = 2\n    self.next(self.join)",
+            "self.y = 2\n    self.next(self.other)\n\n@step\ndef other(self, inputs):\n    self.next(self.end)",
+        ),
+        "def other",
+        SPLIT,
+    ),
+    (
+        "foreach-into-join",
+        swap(
+            FOREACH,
+            'self.next(self.body, foreach="items")',
+            'self.next(self.join, foreach="items")',
+        ),
+        'foreach="items"',
+        FOREACH,
+    ),
+    (
+        "num-parallel",
+        swap(PARALLEL, "num_parallel=2", "num_parallel=0"),
+        "num_parallel=0",
+        PARALLEL,
+    ),
     ("num-parallel", swap(PARALLEL, "@parallel\n", ""), "def train", PARALLEL),
-    ("switch-cases", swap(SWITCH, '{"a": self.a, "b": self.b}', '{"a": self.a}').replace("self.z = 2", "self.z = 3").replace("@step\ndef b(self):\n    self.z = 3\n    self.next(self.meet)\n\n", ""), "condition=", SWITCH),
+    (
+        "switch-cases",
+        swap(SWITCH, '{"a": self.a, "b": self.b}', '{"a": self.a}')
+        .replace("self.z = 2", "self.z = 3")
+        .replace("@step\ndef b(self):\n    self.z = 3\n    self.next(self.meet)\n\n", ""),
+        "condition=",
+        SWITCH,
+    ),
     ("switch-cases", swap(SWITCH, ', condition="route"', ""), '{"a": self.a', SWITCH),
     ("missing-next", swap(LINEAR, "    self.next(self.end)", "    pass"), "def start", LINEAR),
-    ("missing-next", swap(LINEAR, "    self.x = 1\n    self.next(self.end)", "    self.next(self.end)\n    self.x = 1"), "self.next(self.end)", LINEAR),
-    ("end-has-next", swap(LINEAR, "print(self.x)", "self.next(self.start)"), "self.next(self.start)", LINEAR),
-    ("start-has-input", swap(LINEAR, "def end", "def again(self):\n    self.next(self.start)\n\n@step\ndef end").replace("self.next(self.end)", "self.next(self.again, self.end)", 1), "self.next(self.start)", LINEAR),
+    (
+        "missing-next",
+        swap(
+            LINEAR,
+            "    self.x = 1\n    self.next(self.end)",
+            "    self.next(self.end)\n    self.x = 1",
+        ),
+        "self.next(self.end)",
+        LINEAR,
+    ),
+    (
+        "end-has-next",
+        swap(LINEAR, "print(self.x)", "self.next(self.start)"),
+        "self.next(self.start)",
+        LINEAR,
+    ),
+    (
+        "start-has-input",
+        swap(
+            LINEAR, "def end", "def again(self):\n    self.next(self.start)\n\n@step\ndef end"
+        ).replace("self.next(self.end)", "self.next(self.again, self.end)", 1),
+        "self.next(self.start)",
+        LINEAR,
+    ),
     ("malformed-next", swap(FOREACH, 'foreach="items"', "foreach=items"), "foreach=items", FOREACH),
-    ("malformed-next", swap(LINEAR, "self.next(self.end)", 'self.next("end")'), 'self.next("end")', LINEAR),
-    ("malformed-next", swap(LINEAR, "    self.x = 1\n", "    if self.x:\n        self.next(self.end)\n    self.x = 1\n"), "        self.next(self.end)", LINEAR),
-    ("unknown-step", swap(LINEAR, "self.next(self.end)", "self.next(self.edn)"), "self.next(self.edn)", LINEAR),
+    (
+        "malformed-next",
+        swap(LINEAR, "self.next(self.end)", 'self.next("end")'),
+        'self.next("end")',
+        LINEAR,
+    ),
+    (
+        "malformed-next",
+        swap(
+            LINEAR,
+            "    self.x = 1\n",
+            "    if self.x:\n        self.next(self.end)\n    self.x = 1\n",
+        ),
+        "        self.next(self.end)",
+        LINEAR,
+    ),
+    (
+        "unknown-step",
+        swap(LINEAR, "self.next(self.end)", "self.next(self.edn)"),
+        "self.next(self.edn)",
+        LINEAR,
+    ),
 ]
 
 
@@ -231,7 +442,10 @@ def test_join_unmerged_read_says_inputs_disagree():
 
 
 def test_method_without_step_decorator_is_named():
-    src = flow(swap(LINEAR, "self.next(self.end)", "self.next(self.helper)")) + "\n    def helper(self):\n        pass\n"
+    src = (
+        flow(swap(LINEAR, "self.next(self.end)", "self.next(self.helper)"))
+        + "\n    def helper(self):\n        pass\n"
+    )
     d = next(d for d in run(src) if d.rule == "unknown-step")
     assert "without `@step`" in d.message
 

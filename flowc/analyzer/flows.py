@@ -85,7 +85,9 @@ class _Loader:
             folders = list(dict.fromkeys([os.path.dirname(importer.src.abspath), self.root_dir]))
         shown_dir = os.path.dirname(self.root.src.path)
         for folder in folders:
-            for tail in (rel + ".py", os.path.join(rel, "__init__.py")) if rel else ("__init__.py",):
+            for tail in (
+                (rel + ".py", os.path.join(rel, "__init__.py")) if rel else ("__init__.py",)
+            ):
                 abspath = os.path.normpath(os.path.join(folder, tail))
                 display = abspath
                 root_rel = os.path.relpath(abspath, self.root_dir)
@@ -133,7 +135,9 @@ class _Loader:
             else:
                 # an unresolved base (an installed package's flow class): a flow if it has steps
                 unresolved = any(
-                    self.resolve_base(mod, b.value) == _EXTERNAL for b in cls.bases if b.keyword is None
+                    self.resolve_base(mod, b.value) == _EXTERNAL
+                    for b in cls.bases
+                    if b.keyword is None
                 )
                 result = unresolved and _has_steps(cls, mod.names)
         self.is_flow_memo[key] = result
@@ -156,8 +160,10 @@ class _Loader:
                 out.steps.update(inherited.steps)
                 out.params.update(inherited.params)
                 out.members |= inherited.members
-            elif found == _EXTERNAL and mod.names.resolve(base.value) is not None and not is_flow_package(
-                mod.names.resolve(base.value)[0]
+            elif (
+                found == _EXTERNAL
+                and mod.names.resolve(base.value) is not None
+                and not is_flow_package(mod.names.resolve(base.value)[0])
             ):
                 self._warn_unresolved(mod, base.value)
         _own(mod, cls, out)
@@ -251,11 +257,19 @@ def _parameter(
     positional = [a for a in args if a.name is None]
     kw = {a.name: a for a in args if a.name is not None}
     name_value = kw["name"].value if "name" in kw else (positional[0].value if positional else None)
-    name = name_value.value if name_value is not None and name_value.literal and isinstance(name_value.value, str) else attr
-    default_arg = kw.get("default") or (kw.get("default_value") if kind is ParameterKind.CONFIG else None)
+    name = (
+        name_value.value
+        if name_value is not None and name_value.literal and isinstance(name_value.value, str)
+        else attr
+    )
+    default_arg = kw.get("default") or (
+        kw.get("default_value") if kind is ParameterKind.CONFIG else None
+    )
     default = default_arg.value if default_arg is not None else None
     type_name = None
-    type_call = next((a for a in call.args if a.keyword is not None and a.keyword.value == "type"), None)
+    type_call = next(
+        (a for a in call.args if a.keyword is not None and a.keyword.value == "type"), None
+    )
     if type_call is not None:
         expr = type_call.value
         if isinstance(expr, cst.Name) and expr.value in _TYPES and mod.names.resolve(expr) is None:
@@ -270,8 +284,15 @@ def _parameter(
         type_name = _type_of_default(default)
     required = kw.get("required")
     help_arg = kw.get("help")
-    skip = {"name", "default", "type", "help", "required"} | ({"default_value"} if kind is ParameterKind.CONFIG else set())
-    extra = tuple(a for a in args if a.name not in skip and a is not (positional[0] if positional and "name" not in kw else None))
+    skip = {"name", "default", "type", "help", "required"} | (
+        {"default_value"} if kind is ParameterKind.CONFIG else set()
+    )
+    extra = tuple(
+        a
+        for a in args
+        if a.name not in skip
+        and a is not (positional[0] if positional and "name" not in kw else None)
+    )
     span = mod.src.span(stmt)
     return Parameter(
         attr=attr,
@@ -279,8 +300,12 @@ def _parameter(
         kind=kind,
         type=type_name,
         default=default,
-        required=bool(required.value.value) if required is not None and required.value.literal else False,
-        help=help_arg.value.value if help_arg is not None and help_arg.value.literal and isinstance(help_arg.value.value, str) else None,
+        required=bool(required.value.value)
+        if required is not None and required.value.literal
+        else False,
+        help=help_arg.value.value
+        if help_arg is not None and help_arg.value.literal and isinstance(help_arg.value.value, str)
+        else None,
         extra=extra,
         span=span,
         file=mod.src.path,

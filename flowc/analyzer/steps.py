@@ -26,7 +26,9 @@ from flowc.ir import (
 )
 
 
-def decorators_of(node: cst.FunctionDef | cst.ClassDef, src: Parsed, names: Names) -> list[Decorator]:
+def decorators_of(
+    node: cst.FunctionDef | cst.ClassDef, src: Parsed, names: Names
+) -> list[Decorator]:
     out = []
     for d in node.decorators:
         expr = d.decorator
@@ -50,7 +52,9 @@ def arguments(args, src: Parsed) -> tuple[Argument, ...]:  # noqa: ANN001
         if a.star:
             out.append(Argument(None, Value(a.star + src.code(a.value))))
             continue
-        out.append(Argument(a.keyword.value if a.keyword else None, value_of(a.value, src.code(a.value))))
+        out.append(
+            Argument(a.keyword.value if a.keyword else None, value_of(a.value, src.code(a.value)))
+        )
     return tuple(out)
 
 
@@ -81,9 +85,7 @@ def build_step(node: cst.FunctionDef, src: Parsed, names: Names, owner: str) -> 
     )
     tail_call = next((c for c in calls if c.is_tail), None)
     transition = derive_transition(tail_call) if tail_call else None
-    decorators = [
-        d for d in decorators_of(node, src, names) if not (d.known and d.name == "step")
-    ]
+    decorators = [d for d in decorators_of(node, src, names) if not (d.known and d.name == "step")]
     name = node.name.value
     return Step(
         name=name,

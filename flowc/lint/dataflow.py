@@ -156,7 +156,11 @@ def join_unmerged_read(ctx: Context):
     for step, r in _upstream_reads(ir, flow):
         if step.kind is not NodeKind.JOIN or _merged_before(step, r):
             continue
-        having = [p for p in step.in_steps if p in flow.may_out and (flow.may_out[p] is ANY or r.name in flow.may_out[p])]
+        having = [
+            p
+            for p in step.in_steps
+            if p in flow.may_out and (flow.may_out[p] is ANY or r.name in flow.may_out[p])
+        ]
         if len(having) > 1:
             why = f"it is ambiguous across its inputs {', '.join(having)}"
         elif having:
@@ -165,7 +169,8 @@ def join_unmerged_read(ctx: Context):
             why = "artifacts do not pass through a join by themselves"
         first = step.in_steps[0] if step.in_steps else "a"
         yield (
-            step.file, r.span,
+            step.file,
+            r.span,
             f"join `{step.name}` reads `self.{r.name}`, but {why}",
             f"pick a value, e.g. `self.{r.name} = inputs.{first}.{r.name}`, or merge it first with "
             f"`self.merge_artifacts(inputs, include=['{r.name}'])`",
@@ -190,7 +195,9 @@ def maybe_undefined(ctx: Context):
         else:
             msg = f"`self.{r.name}` is read in `{step.name}`, but no step before it assigns it (path {path})"
         yield (
-            step.file, r.span, msg,
+            step.file,
+            r.span,
+            msg,
             f"assign `self.{r.name}` on every path into `{step.name}` (after a join, merge it), "
             "or check the name for a typo",
         )
@@ -213,7 +220,8 @@ def _selector(ctx: Context, kind: TransitionKind, rule_word: str):  # noqa: ANN2
         if may is ANY or name in may:
             continue
         yield (
-            step.file, t.span,
+            step.file,
+            t.span,
             f"{rule_word}='{name}' in `{step.name}` names an artifact that no step before it assigns",
             f"assign `self.{name}` in `{step.name}` (or a step before it) before `self.next(...)`",
         )
@@ -221,11 +229,9 @@ def _selector(ctx: Context, kind: TransitionKind, rule_word: str):  # noqa: ANN2
 
 @rule("foreach-undefined", ERROR, "foreach= names an artifact that is never assigned")
 def foreach_undefined(ctx: Context):
-    ir = ctx.ir
     return _selector(ctx, TransitionKind.FOREACH, "foreach")
 
 
 @rule("condition-undefined", ERROR, "condition= names an artifact that is never assigned")
 def condition_undefined(ctx: Context):
-    ir = ctx.ir
     return _selector(ctx, TransitionKind.SWITCH, "condition")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from flowc.ir import FlowIR
 from flowc.lint.registry import Context, ERROR, rule
 
 # FlowSpec attributes a step or parameter would shadow
@@ -15,9 +14,26 @@ FLOWSPEC_ATTRIBUTES = frozenset(
 # options of `run`/`resume` that a parameter must not take over
 RESERVED_OPTIONS = frozenset(
     {
-        "params", "with", "tag", "tags", "namespace", "obj", "decospecs", "run-id-file",
-        "max-num-splits", "max-workers", "max-log-size", "user-namespace", "run-id", "task-id",
-        "runner-attribute-file", "origin-run-id", "datastore", "debug", "help", "flow",
+        "params",
+        "with",
+        "tag",
+        "tags",
+        "namespace",
+        "obj",
+        "decospecs",
+        "run-id-file",
+        "max-num-splits",
+        "max-workers",
+        "max-log-size",
+        "user-namespace",
+        "run-id",
+        "task-id",
+        "runner-attribute-file",
+        "origin-run-id",
+        "datastore",
+        "debug",
+        "help",
+        "flow",
     }
 )
 STEP_NAME = re.compile(r"[a-z0-9_]+")
@@ -33,20 +49,23 @@ def reserved_name(ctx: Context):
     for s in ir.steps:
         if s.name in FLOWSPEC_ATTRIBUTES:
             yield (
-                s.file, s.span,
+                s.file,
+                s.span,
                 f"step `{s.name}` shadows the FlowSpec attribute `{s.name}`",
                 f"rename the step (for example `{s.name}_step`) and the `self.next` calls that name it",
             )
     for p in ir.parameters:
         if p.attr in FLOWSPEC_ATTRIBUTES:
             yield (
-                p.file, p.span,
+                p.file,
+                p.span,
                 f"parameter attribute `{p.attr}` shadows the FlowSpec attribute `{p.attr}`",
                 "rename the class attribute",
             )
         elif _option(p.name) in RESERVED_OPTIONS:
             yield (
-                p.file, p.span,
+                p.file,
+                p.span,
                 f"parameter `{p.name}` would take over the command-line option `--{_option(p.name)}`",
                 "give the parameter another name",
             )
@@ -59,7 +78,8 @@ def step_name(ctx: Context):
         if not STEP_NAME.fullmatch(s.name) or s.name.startswith("_"):
             suggestion = re.sub(r"[^a-z0-9_]", "_", s.name.lower()).lstrip("_") or "step"
             yield (
-                s.file, s.span,
+                s.file,
+                s.span,
                 f"step name `{s.name}` is not allowed: use only a-z, 0-9 and _, not starting with _",
                 f"rename it, for example to `{suggestion}`",
             )
@@ -74,14 +94,16 @@ def duplicate_parameter(ctx: Context):
         opt = _option(p.name)
         if opt in seen:
             yield (
-                p.file, p.span,
+                p.file,
+                p.span,
                 f"parameters `{seen[opt]}` and `{p.attr}` both make the option `--{opt}`",
                 "give one of them another name",
             )
         seen.setdefault(opt, p.attr)
         if p.attr in steps:
             yield (
-                p.file, p.span,
+                p.file,
+                p.span,
                 f"parameter `{p.attr}` has the same name as a step",
                 "rename the parameter or the step",
             )

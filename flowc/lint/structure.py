@@ -4,7 +4,7 @@ balanced splits and joins, foreach, num_parallel and switch shapes."""
 from __future__ import annotations
 
 from flowc import graph
-from flowc.ir import FlowIR, NodeKind, Step, TransitionKind
+from flowc.ir import NodeKind, Step, TransitionKind
 from flowc.lint.registry import Context, ERROR, rule
 
 
@@ -13,7 +13,8 @@ def missing_start(ctx: Context):
     ir = ctx.ir
     if ir.step("start") is None:
         yield (
-            ir.file, ir.span,
+            ir.file,
+            ir.span,
             f"flow `{ir.name}` has no `start` step",
             "add a `@step` method named `start`: every flow begins there",
         )
@@ -24,7 +25,8 @@ def missing_end(ctx: Context):
     ir = ctx.ir
     if ir.step("end") is None:
         yield (
-            ir.file, ir.span,
+            ir.file,
+            ir.span,
             f"flow `{ir.name}` has no `end` step",
             "add a `@step` method named `end` (with no `self.next`): every flow finishes there",
         )
@@ -36,13 +38,15 @@ def step_arguments(ctx: Context):
     for s in ir.steps:
         if len(s.args) > 1 or any(a.startswith("*") for a in s.args):
             yield (
-                s.file, s.span,
+                s.file,
+                s.span,
                 f"step `{s.name}` takes {len(s.args) + 1} arguments",
                 "a step takes only `self`; a join step takes `self, inputs`",
             )
         elif s.args and s.name == "start":
             yield (
-                s.file, s.span,
+                s.file,
+                s.span,
                 "step `start` takes an `inputs` argument, but nothing comes before it",
                 "remove the argument: `def start(self):`",
             )
@@ -54,7 +58,8 @@ def join_also_split(ctx: Context):
     for s in ir.steps:
         if s.kind is NodeKind.JOIN and graph.opens_split(s):
             yield (
-                s.file, s.transition.span,  # type: ignore[union-attr]
+                s.file,
+                s.transition.span,  # type: ignore[union-attr]
                 f"join step `{s.name}` also splits",
                 f"let `{s.name}` go to one step (`self.next(self.<step>)`) and split from there",
             )
@@ -68,7 +73,8 @@ def cycle(ctx: Context):
         closing = ir.step(loop[-2])
         assert closing is not None and closing.transition is not None
         yield (
-            closing.file, closing.transition.span,
+            closing.file,
+            closing.transition.span,
             f"the flow loops: {' -> '.join(loop)}",
             f"break the loop: `{loop[-2]}` must not go back to `{loop[-1]}`",
         )
@@ -83,7 +89,8 @@ def unreachable_step(ctx: Context):
     for s in ir.steps:
         if s.name not in live:
             yield (
-                s.file, s.span,
+                s.file,
+                s.span,
                 f"step `{s.name}` is never reached from `start`",
                 f"add a transition to `self.{s.name}`, or delete the step",
             )
@@ -97,7 +104,6 @@ def _nesting_problems(ctx: Context, kind: str):
 
 @rule("unjoined-split", ERROR, "every split must be joined before the flow goes on as one")
 def unjoined_split(ctx: Context):
-    ir = ctx.ir
     for p, s in _nesting_problems(ctx, "unjoined-split"):
         splits = ", ".join(f"`{x}`" for x in p.splits)
         if s.name == "end":
@@ -105,18 +111,24 @@ def unjoined_split(ctx: Context):
         else:
             msg = f"branches of the split at {splits} meet in `{s.name}`, which is not a join"
         yield (
-            s.file, s.span, msg,
+            s.file,
+            s.span,
+            msg,
             "add a join step (`def join(self, inputs):`) that every branch goes to",
         )
 
 
 @rule("join-without-split", ERROR, "a join step needs a split before it")
 def join_without_split(ctx: Context):
-    ir = ctx.ir
     for p, s in _nesting_problems(ctx, "join-without-split"):
-        where = f" (the open split at `{p.splits[0]}` is a switch, whose branches meet without a join)" if p.splits else ""
+        where = (
+            f" (the open split at `{p.splits[0]}` is a switch, whose branches meet without a join)"
+            if p.splits
+            else ""
+        )
         yield (
-            s.file, s.span,
+            s.file,
+            s.span,
             f"step `{s.name}` takes `inputs` like a join, but no split comes before it{where}",
             "remove the `inputs` argument, or add a split that this step joins",
         )
@@ -130,7 +142,8 @@ def join_input_count(ctx: Context):
         expected = split.out_steps if split is not None else ()
         arrived = ", ".join(p.inputs) or "nothing"
         yield (
-            s.file, s.span,
+            s.file,
+            s.span,
             f"join `{s.name}` gets inputs from {arrived}, but the split at `{p.splits[0]}` has "
             f"{len(expected)} branch{'es' if len(expected) != 1 else ''} ({', '.join(expected)})",
             f"make every branch of `{p.splits[0]}` end in `self.next(self.{s.name})`",
@@ -139,10 +152,10 @@ def join_input_count(ctx: Context):
 
 @rule("join-unrelated-splits", ERROR, "a join must close one split, not merge different ones")
 def join_unrelated_splits(ctx: Context):
-    ir = ctx.ir
     for p, s in _nesting_problems(ctx, "join-unrelated-splits"):
         yield (
-            s.file, s.span,
+            s.file,
+            s.span,
             f"join `{s.name}` merges branches of different splits ({', '.join(p.splits) or 'unknown'})",
             "give each split its own join, nested inside one another",
         )
@@ -158,7 +171,8 @@ def foreach_into_join(ctx: Context):
         target = ir.step(t.targets[0])
         if target is not None and target.kind is NodeKind.JOIN:
             yield (
-                s.file, t.span,
+                s.file,
+                t.span,
                 f"foreach in `{s.name}` goes straight to the join `{target.name}`",
                 "add a step that processes one item (`self.input`) between the foreach and the join",
             )
@@ -176,11 +190,14 @@ def num_parallel(ctx: Context):
         if t is None or t.kind is not TransitionKind.PARALLEL:
             continue
         n = t.num_parallel
-        if n is not None and n.literal and not (
-            isinstance(n.value, int) and not isinstance(n.value, bool) and n.value >= 1
+        if (
+            n is not None
+            and n.literal
+            and not (isinstance(n.value, int) and not isinstance(n.value, bool) and n.value >= 1)
         ):
             yield (
-                s.file, t.span,
+                s.file,
+                t.span,
                 f"num_parallel={n.source} is not a positive whole number",
                 "pass the number of parallel tasks, e.g. num_parallel=4",
             )
@@ -189,14 +206,16 @@ def num_parallel(ctx: Context):
             continue
         if not _is_parallel(target):
             yield (
-                target.file, target.span,
+                target.file,
+                target.span,
                 f"step `{target.name}` runs with num_parallel but is not decorated with @parallel",
                 f"add `@parallel` above `@step` on `{target.name}`",
             )
         after = ir.step(target.out_steps[0]) if len(target.out_steps) == 1 else None
         if target.transition is not None and (after is None or after.kind is not NodeKind.JOIN):
             yield (
-                target.file, target.transition.span,
+                target.file,
+                target.transition.span,
                 f"@parallel step `{target.name}` must go straight to a join",
                 f"make `{target.name}` end with `self.next(self.<join>)` where the join takes `inputs`",
             )
@@ -208,7 +227,8 @@ def num_parallel(ctx: Context):
     for s in ir.steps:
         if _is_parallel(s) and s.name not in reached:
             yield (
-                s.file, s.span,
+                s.file,
+                s.span,
                 f"@parallel step `{s.name}` is not reached through num_parallel",
                 f"call it with `self.next(self.{s.name}, num_parallel=N)`",
             )
@@ -223,13 +243,15 @@ def switch_cases(ctx: Context):
             continue
         if not any(a.name == "condition" for a in call.keywords):
             yield (
-                s.file, call.span,
+                s.file,
+                call.span,
                 f"step `{s.name}` passes a dict of cases to `self.next` without `condition=`",
                 "name the artifact that selects the case: `self.next({...}, condition='route')`",
             )
         elif len(call.cases) < 2:
             yield (
-                s.file, call.span,
+                s.file,
+                call.span,
                 f"the switch in `{s.name}` has {len(call.cases)} case{'s' if len(call.cases) != 1 else ''}",
                 "give it at least two cases, or use a plain `self.next(self.<step>)`",
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 
-from flowc.ir import FlowIR, NextCall, NodeKind, Step
+from flowc.ir import NextCall, Step
 from flowc.lint.registry import Context, ERROR, rule
 
 KEYWORDS = ("foreach", "num_parallel", "condition")
@@ -24,13 +24,15 @@ def missing_next(ctx: Context):
         if s.next_calls:
             call = s.next_calls[-1]
             yield (
-                s.file, call.span,
+                s.file,
+                call.span,
                 f"`self.next(...)` in step `{s.name}` is not its last statement",
                 "move the `self.next(...)` call to the end of the step, outside any if/for/with",
             )
         else:
             yield (
-                s.file, s.span,
+                s.file,
+                s.span,
                 f"step `{s.name}` does not end with `self.next(...)`, so the flow stops there",
                 f"add `self.next(self.<next step>)` as the last statement of `{s.name}` "
                 "(only `end` has no transition)",
@@ -43,7 +45,8 @@ def end_has_next(ctx: Context):
     end = ir.step("end")
     if end is not None and end.next_calls:
         yield (
-            end.file, end.next_calls[0].span,
+            end.file,
+            end.next_calls[0].span,
             "step `end` calls `self.next(...)`, but `end` is the last step of every flow",
             "remove the call, or rename this step and add a separate `end` step",
         )
@@ -59,7 +62,8 @@ def start_has_input(ctx: Context):
         for t in _all_targets(call):
             if t.step == "start":
                 yield (
-                    s.file, t.span,
+                    s.file,
+                    t.span,
                     f"step `{s.name}` goes to `start`, but `start` must be the first step, with no inputs",
                     "point the transition at another step",
                 )
@@ -75,7 +79,8 @@ def malformed_next(ctx: Context):
         others = [c for c in s.next_calls if not c.is_tail]
         if tails and others:
             yield (
-                s.file, others[0].span,
+                s.file,
+                others[0].span,
                 f"step `{s.name}` calls `self.next(...)` more than once",
                 "keep a single `self.next(...)` as the step's last statement; to choose a branch "
                 "at run time use a switch: `self.next({'a': self.a, 'b': self.b}, condition='name')`",
@@ -145,7 +150,10 @@ def _what_is_wrong(call: NextCall) -> tuple[str, str] | None:
         )
     if "foreach" in kw:
         if len(call.targets) != 1:
-            return ("a foreach goes to exactly one step", "keep one target: `self.next(self.body, foreach='items')`")
+            return (
+                "a foreach goes to exactly one step",
+                "keep one target: `self.next(self.body, foreach='items')`",
+            )
         v = kw["foreach"]
         return (
             f"foreach={v.source} must be the name of an artifact, as a string",
@@ -177,11 +185,16 @@ def unknown_step(ctx: Context):
                 continue
             if t.step in members:
                 yield (
-                    s.file, t.span,
+                    s.file,
+                    t.span,
                     f"step `{s.name}` goes to `{t.step}`, a method without `@step`",
                     f"decorate `{t.step}` with `@step`",
                 )
                 continue
             close = difflib.get_close_matches(t.step, steps, n=1, cutoff=0.6)
-            fix = f"did you mean `self.{close[0]}`?" if close else f"define a `@step` named `{t.step}`, or point at one of: {', '.join(steps)}"
+            fix = (
+                f"did you mean `self.{close[0]}`?"
+                if close
+                else f"define a `@step` named `{t.step}`, or point at one of: {', '.join(steps)}"
+            )
             yield (s.file, t.span, f"step `{s.name}` goes to `{t.step}`, which is not a step", fix)
