@@ -134,7 +134,12 @@ def _first_read(step: Step, name: str) -> Access | None:
     return next((r for r in step.reads if r.name == name and not _local(step, r)), None)
 
 
-def _upstream_reads(ir: FlowIR, flow: Flow):  # noqa: ANN202
+def _upstream_reads(ctx: Context):  # noqa: ANN202
+    """(step, first read of each artifact not assigned earlier in the step); nothing when the
+    graph is too broken for data flow (a cycle, no start)."""
+    ir, flow = ctx.ir, ctx.flow
+    if flow is None:
+        return
     ignored = _ignored(ir)
     for step in ir.steps:
         if step.name not in flow.must_in:
@@ -149,11 +154,8 @@ def _upstream_reads(ir: FlowIR, flow: Flow):  # noqa: ANN202
 
 @rule("join-unmerged-read", WARNING, "a join reads an artifact it did not merge from its inputs")
 def join_unmerged_read(ctx: Context):
-    ir = ctx.ir
     flow = ctx.flow
-    if flow is None:
-        return
-    for step, r in _upstream_reads(ir, flow):
+    for step, r in _upstream_reads(ctx):
         if step.kind is not NodeKind.JOIN or _merged_before(step, r):
             continue
         having = [
@@ -179,11 +181,8 @@ def join_unmerged_read(ctx: Context):
 
 @rule("maybe-undefined", WARNING, "an artifact is read on a path where no step assigned it")
 def maybe_undefined(ctx: Context):
-    ir = ctx.ir
     flow = ctx.flow
-    if flow is None:
-        return
-    for step, r in _upstream_reads(ir, flow):
+    for step, r in _upstream_reads(ctx):
         if step.kind is NodeKind.JOIN:
             continue  # join-unmerged-read says it better
         may = flow.may_in[step.name]
