@@ -27,7 +27,7 @@ class BranchFlow(FlowSpec):
     @step
     def join(self, inputs):
         """Pick each branch's result by name; `numbers` agrees across inputs, so merge it."""
-        self.total = inputs.total.result
+        self.sum = inputs.total.result
         self.low, self.high = inputs.extremes.result
         self.merge_artifacts(inputs, exclude=["result"])
         self.next(self.end)
@@ -35,7 +35,7 @@ class BranchFlow(FlowSpec):
     @step
     def end(self):
         """Print what the branches found."""
-        print(f"{len(self.numbers)} numbers: total {self.total}, range {self.low}..{self.high}")
+        print(f"{len(self.numbers)} numbers: total {self.sum}, range {self.low}..{self.high}")
 
 
 if __name__ == "__main__":

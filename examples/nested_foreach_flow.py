@@ -30,7 +30,8 @@ class NestedForeachFlow(FlowSpec):
     @step
     def average(self, inputs):
         """Join the folds of one model."""
-        self.mean = sum(task.result for task in inputs) / len(inputs)
+        results = [task.result for task in inputs]
+        self.mean = sum(results) / len(results)
         self.merge_artifacts(inputs, include=["model"])
         self.next(self.compare)
 

@@ -176,6 +176,14 @@ CASES = [
         "b = Parameter",
         'a = Parameter("max-iter", default=1)\nb = Parameter("min-iter", default=2)\n' + LINEAR,
     ),
+    ("artifact-name", swap(SPLIT, "self.y = 1", "self.a = 1"), "self.a = 1", SPLIT),
+    (
+        "artifact-name",
+        'n = Parameter("n", default=1)\n'
+        + swap(LINEAR, "self.x = 1", "self.n = 2\n    self.x = 1"),
+        "self.n = 2",
+        'n = Parameter("n", default=1)\n' + LINEAR,
+    ),
     (
         "join-unmerged-read",
         swap(SPLIT, "self.total = inputs.a.y + inputs.b.y", "self.total = self.y"),

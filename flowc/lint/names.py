@@ -107,3 +107,30 @@ def duplicate_parameter(ctx: Context):
                 f"parameter `{p.attr}` has the same name as a step",
                 "rename the parameter or the step",
             )
+
+
+@rule(
+    "artifact-name",
+    ERROR,
+    "an artifact must not take the name of a step, parameter or FlowSpec attribute",
+)
+def artifact_name(ctx: Context):
+    ir = ctx.ir
+    steps = {s.name for s in ir.steps}
+    params = {p.attr for p in ir.parameters}
+    for s in ir.steps:
+        for a in s.assigns:
+            if a.name in steps:
+                what = f"the step `{a.name}`, so `self.{a.name}` no longer refers to the step"
+            elif a.name in params:
+                what = f"the parameter `{a.name}`, and parameters are read-only in every step"
+            elif a.name in FLOWSPEC_ATTRIBUTES:
+                what = f"the FlowSpec attribute `{a.name}`"
+            else:
+                continue
+            yield (
+                s.file,
+                a.span,
+                f"step `{s.name}` assigns `self.{a.name}`, which is {what}",
+                f"store the value under another name, e.g. `self.{a.name}_value`",
+            )
