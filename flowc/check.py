@@ -33,7 +33,11 @@ class Checked:
         self.main_flow: str | None = meta["main_flow"]
         self.sources: tuple[tuple[str, str], ...] = tuple((p, h) for p, h in meta["sources"])
         self.analyzer_diagnostics = tuple(Diagnostic.from_dict(d) for d in meta["analyzer"])
-        self.lint = tuple(Diagnostic.from_dict(d) for d in meta["lint"])
+        self.lint_by_flow = {
+            name: tuple(Diagnostic.from_dict(d) for d in found)
+            for name, found in meta["lint"].items()
+        }
+        self.lint = sort_diagnostics([d for found in self.lint_by_flow.values() for d in found])
         self._meta = meta
         if flows is not None:
             self.__dict__["flows"] = flows
@@ -51,6 +55,10 @@ class Checked:
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
         return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
+
+    def diagnostics_for(self, flow_name: str) -> tuple[Diagnostic, ...]:
+        """The file's analyzer findings plus the lint findings of one of its flows."""
+        return sort_diagnostics(self.analyzer_diagnostics + self.lint_by_flow.get(flow_name, ()))
 
 
 def sort_diagnostics(diags: tuple[Diagnostic, ...] | list[Diagnostic]) -> tuple[Diagnostic, ...]:
@@ -93,9 +101,6 @@ def _check(path: str, flow: str | None) -> tuple[dict, tuple[FlowIR, ...]]:
     from flowc.lint import lint
 
     analysis = analyze_file(path, flow)
-    found: list[Diagnostic] = []
-    for ir in analysis.flows:
-        found.extend(lint(ir))
     meta = {
         "path": analysis.path,
         "flow_names": [ir.name for ir in analysis.flows],
@@ -103,6 +108,6 @@ def _check(path: str, flow: str | None) -> tuple[dict, tuple[FlowIR, ...]]:
         "main_flow": analysis.main_flow,
         "sources": [list(s) for s in analysis.sources],
         "analyzer": [d.to_dict() for d in analysis.diagnostics],
-        "lint": [d.to_dict() for d in sort_diagnostics(found)],
+        "lint": {ir.name: [d.to_dict() for d in lint(ir)] for ir in analysis.flows},
     }
     return meta, analysis.flows

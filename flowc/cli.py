@@ -18,7 +18,6 @@ import click
 
 if TYPE_CHECKING:
     from flowc.check import Checked
-    from flowc.diagnostics import Diagnostic
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -93,7 +92,7 @@ def show(flow_file: str, flow_name: str | None, as_json: bool, fmt: str) -> int:
 
         out = summary(ir)
     click.echo(out, nl=False)
-    findings = [d for d in checked.diagnostics if _belongs_to(d, checked, ir)]
+    findings = checked.diagnostics_for(ir.name)
     _print_diagnostics(findings, err=True)
     return EXIT_FAILED if any(d.is_error for d in findings) else EXIT_OK
 
@@ -111,13 +110,6 @@ def _one_flow(checked: Checked, path: str, flow_name: str | None):
         return flows[checked.main_flow]
     names = ", ".join(checked.candidates)
     raise CommandError(f"{path} holds several flows ({names}); pick one with --flow NAME")
-
-
-def _belongs_to(d: Diagnostic, checked: Checked, ir) -> bool:  # noqa: ANN001
-    if len(checked.flow_names) == 1:
-        return True
-    own = {ir.file} | {s.file for s in ir.steps} | {p.file for p in ir.parameters}
-    return d.path in own
 
 
 # --- validate -------------------------------------------------------------------------------

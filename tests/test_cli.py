@@ -418,3 +418,14 @@ def test_module_and_console_script_agree():
     script = __import__("pathlib").Path(sys.executable).with_name("flowc")
     proc = subprocess.run([str(script), "show", LR], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout == run_flowc("show", LR).stdout
+
+
+def test_show_prints_the_summary_and_reports_lint_errors_of_that_flow_only(tmp_path):
+    broken = GOOD.split("if __name__")[0].replace("class TinyFlow", "class BrokenFlow")
+    broken = broken.replace("self.next(self.join)", "self.next(self.joni)")
+    flow = write(tmp_path, "two.py", GOOD.split("if __name__")[0] + broken)
+    bad = run_flowc("show", str(flow), "--flow", "BrokenFlow")
+    assert_clean_failure(bad, 1)
+    assert bad.stdout.startswith("BrokenFlow") and "error[unknown-step]" in bad.stderr
+    good = run_flowc("show", str(flow), "--flow", "TinyFlow")
+    assert good.returncode == 0 and good.stderr == ""
