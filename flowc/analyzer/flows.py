@@ -3,6 +3,7 @@ modules, and assembling each one's IR."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ from flowc.analyzer.source import Parsed, parse
 from flowc.analyzer.steps import arguments, build_step, decorators_of, is_step
 from flowc.analyzer.values import string_of
 from flowc.diagnostics import Diagnostic, error, warning
-from flowc.ir import Argument, FlowIR, Parameter, ParameterKind, Step, Value
+from flowc.ir import FlowIR, Parameter, ParameterKind, Step, Value
 
 _PARAM_KINDS = {
     "Parameter": ParameterKind.PARAMETER,
@@ -160,11 +161,7 @@ class _Loader:
                 out.steps.update(inherited.steps)
                 out.params.update(inherited.params)
                 out.members |= inherited.members
-            elif (
-                found == _EXTERNAL
-                and mod.names.resolve(base.value) is not None
-                and not is_flow_package(mod.names.resolve(base.value)[0])
-            ):
+            elif found == _EXTERNAL and _from_installed_package(mod, base.value):
                 self._warn_unresolved(mod, base.value)
         _own(mod, cls, out)
         return out
@@ -437,9 +434,13 @@ def _flow_ir(loader: _Loader, mod: Module, cls: cst.ClassDef) -> FlowIR:
 
 
 def _with_sources(ir: FlowIR, sources: tuple[tuple[str, str], ...]) -> FlowIR:
-    import dataclasses
-
     return dataclasses.replace(ir, sources=sources)
 
 
-__all__ = ["analyze", "Argument"]
+def _from_installed_package(mod: Module, expr: cst.BaseExpression) -> bool:
+    """A base imported from a module that is neither a local file nor flowc/Metaflow."""
+    target = mod.names.resolve(expr)
+    return target is not None and not is_flow_package(target[0])
+
+
+__all__ = ["analyze"]

@@ -9,7 +9,7 @@ import libcst as cst
 
 from flowc.analyzer.imports import Names, is_flow_package
 from flowc.analyzer.source import Parsed
-from flowc.analyzer.values import string_of, value_of
+from flowc.analyzer.values import value_of
 from flowc.ir import (
     Access,
     Argument,
@@ -335,4 +335,4 @@ class _Body:
         self.reads.append(Access(name, self.src.span(node)))
 
 
-__all__ = ["build_step", "decorators_of", "derive_transition", "is_step", "string_of"]
+__all__ = ["arguments", "build_step", "decorators_of", "derive_transition", "is_step", "walk"]
