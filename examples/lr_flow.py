@@ -11,8 +11,12 @@ from flowc import FlowSpec, Parameter, card, resources, retry, step
 class LRFlow(FlowSpec):
     """ElasticNet regression on the diabetes data set.
 
-    Loads the data, trains one model per l1 ratio in parallel (a foreach), picks the model with
-    the best validation R^2 and reports its test metrics.
+    The data is scikit-learn's bundled diabetes set (`sklearn.datasets.load_diabetes`: 442
+    patients, 10 features, ships with scikit-learn, nothing is downloaded). The flow splits it
+    into train, validation and test sets, trains one model per l1 ratio in parallel (a
+    foreach), keeps the model with the best validation R^2 and reports its test R^2 and MSE.
+
+        python lr_flow.py run --alpha 0.02 --max-iter 300
     """
 
     alpha = Parameter("alpha", help="Regularisation strength of ElasticNet.", default=0.01)

@@ -1,446 +1,321 @@
-"""Finding the flow classes of a file, following their bases through the same file and local
-modules, and assembling each one's IR."""
+"""Flow classes: which classes are FlowSpec subclasses (directly, through a base in the same
+file, or through one in a local module), their method resolution order, and the IR of each
+flow with its own and inherited steps, parameters and members."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import libcst as cst
 
 from flowc import graph
-from flowc.analyzer.imports import Names, collect, is_flow_package
-from flowc.analyzer.result import Analysis
-from flowc.analyzer.source import Parsed, parse
-from flowc.analyzer.steps import arguments, build_step, decorators_of, is_step
-from flowc.analyzer.values import string_of
-from flowc.diagnostics import Diagnostic, error, warning
-from flowc.ir import FlowIR, Parameter, ParameterKind, Step, Value
+from flowc.analyzer.decorators import decorator, is_step
+from flowc.analyzer.imports import Local, ModuleRef, is_flow_package
+from flowc.analyzer.modules import Loader, Module
+from flowc.analyzer.params import build_parameter, parameter_kind
+from flowc.analyzer.steps import build_step, docstring
+from flowc.analyzer.tree import flat_statements, statements
+from flowc.diagnostics import Diagnostic, warning
+from flowc.ir import FlowIR, Parameter, Step
 
-_PARAM_KINDS = {
-    "Parameter": ParameterKind.PARAMETER,
-    "IncludeFile": ParameterKind.INCLUDE_FILE,
-    "Config": ParameterKind.CONFIG,
-}
-_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool"}
-_FLOWSPEC = "FlowSpec"
-_EXTERNAL = "external"
-_MAX_DEPTH = 32
+_MAX_DEPTH = 50  # base-class chains and alias hops followed; deeper is surely a cycle
+
+
+@dataclass(frozen=True, eq=False)
+class ClassRef:
+    """A class found in source."""
+
+    module: Module
+    node: cst.ClassDef
+
+    @property
+    def name(self) -> str:
+        return self.node.name.value
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.module.src.abspath, id(self.node)
+
+
+class FlowSpecBase:
+    """The base is flowc's or Metaflow's ``FlowSpec``."""
+
+
+@dataclass(frozen=True)
+class External:
+    """The base comes from code flowc cannot read; ``why`` says where it was looked for."""
+
+    why: str
+
+
+@dataclass(frozen=True)
+class Broken:
+    """The base comes from a local module that does not parse (reported on its own)."""
+
+
+class Unknown:
+    """Not a class flowc can identify (``object``, a name bound by an assignment, ...)."""
+
+
+FLOWSPEC = FlowSpecBase()
+UNKNOWN = Unknown()
+Resolved = ClassRef | FlowSpecBase | External | Broken | Unknown
 
 
 @dataclass
-class Module:
-    src: Parsed
-    names: Names
-    classes: dict[str, cst.ClassDef]
+class Members:
+    """What a class and its bases define, by name, in the order the IR lists them."""
 
-
-@dataclass
-class Collected:
     steps: dict[str, Step] = field(default_factory=dict)
     params: dict[str, Parameter] = field(default_factory=dict)
-    members: set[str] = field(default_factory=set)
+    other: set[str] = field(default_factory=set)
 
 
-class _Loader:
-    """Parses the flow file and, on demand, the local modules its classes come from (each
-    once); records every file read and every problem met on the way."""
+class Classes:
+    """Base-class resolution over the flow file and the local modules it imports from."""
 
-    def __init__(self, root: Module):
-        self.root = root
-        self.root_dir = os.path.dirname(root.src.abspath)
-        self.modules: dict[str, Module | None] = {root.src.abspath: root}
-        self.diagnostics: list[Diagnostic] = []
-        self.is_flow_memo: dict[tuple[str, str], bool] = {}
+    def __init__(self, loader: Loader) -> None:
+        self.loader = loader
+        self._bases: dict[tuple[str, int], list[tuple[cst.Arg, Resolved]]] = {}
+        self._is_flow: dict[tuple[str, int], bool] = {}
+        self._mro: dict[tuple[str, int], list[ClassRef]] = {}
 
-    def sources(self) -> tuple[tuple[str, str], ...]:
-        return tuple((p, m.src.sha256) for p, m in self.modules.items() if m is not None)
+    # --- resolution ----------------------------------------------------------------------------
 
-    def module(self, importer: Module, name: str) -> Module | None:
-        for abspath, display in self._candidates(importer, name):
-            if abspath in self.modules:
-                return self.modules[abspath]
-            if not os.path.isfile(abspath):
-                continue
-            try:
-                with open(abspath, "rb") as f:
-                    data = f.read()
-            except OSError:
-                continue
-            parsed, _ = parse(data, display)
-            mod = _module(parsed) if parsed is not None else None
-            self.modules[abspath] = mod
-            return mod
-        return None
-
-    def _candidates(self, importer: Module, name: str):  # noqa: ANN202
-        rest = name.lstrip(".")
-        level = len(name) - len(rest)
-        rel = rest.replace(".", os.sep)
-        if level:
-            folders = [os.path.dirname(importer.src.abspath)]
-            for _ in range(level - 1):
-                folders = [os.path.dirname(folders[0])]
-        else:
-            folders = list(dict.fromkeys([os.path.dirname(importer.src.abspath), self.root_dir]))
-        shown_dir = os.path.dirname(self.root.src.path)
-        for folder in folders:
-            for tail in (
-                (rel + ".py", os.path.join(rel, "__init__.py")) if rel else ("__init__.py",)
-            ):
-                abspath = os.path.normpath(os.path.join(folder, tail))
-                display = abspath
-                root_rel = os.path.relpath(abspath, self.root_dir)
-                if not root_rel.startswith(".."):
-                    display = os.path.join(shown_dir, root_rel) if shown_dir else root_rel
-                yield abspath, display
-
-    def resolve_base(self, mod: Module, expr: cst.BaseExpression, depth: int = 0):  # noqa: ANN201
-        """FlowSpec, (module, class) for a class found in source, _EXTERNAL for a class from a
-        module that is not a local file, or None for a name not imported or defined."""
+    def resolve(self, mod: Module, expr: cst.BaseExpression, depth: int = 0) -> Resolved:
+        """What a base-class expression written in ``mod`` refers to."""
         if depth > _MAX_DEPTH:
-            return None
-        if mod.names.is_flow_api(expr, _FLOWSPEC):
-            return _FLOWSPEC
-        if isinstance(expr, cst.Name) and expr.value in mod.classes:
-            return mod, mod.classes[expr.value]
-        target = mod.names.resolve(expr)
+            return UNKNOWN
+        names = mod.names
+        if names.is_api(expr, "FlowSpec"):
+            return FLOWSPEC
+        if isinstance(expr, cst.Name):
+            binding = names.bindings.get(expr.value)
+            if isinstance(binding, Local):
+                if binding.kind == "class" and isinstance(binding.node, cst.ClassDef):
+                    return ClassRef(mod, binding.node)
+                if binding.kind == "alias" and isinstance(binding.node, cst.BaseExpression):
+                    return self.resolve(mod, binding.node, depth + 1)
+                return UNKNOWN
+            if isinstance(binding, ModuleRef):
+                return UNKNOWN
+            if binding is None:
+                return self._from_star_imports(mod, expr.value, depth)
+        target = names.resolve(expr)
         if target is None:
-            return None
-        module_name, attr = target
-        if is_flow_package(module_name):
-            return _EXTERNAL
-        other = self.module(mod, module_name)
-        if other is None:
-            return _EXTERNAL
-        # the class may be defined there, or imported there in turn
-        return self.resolve_base(other, cst.Name(attr), depth + 1)
+            return UNKNOWN
+        return self._imported(mod, target[0], target[1], depth)
 
-    def is_flow(self, mod: Module, cls: cst.ClassDef, depth: int = 0) -> bool:
-        key = (mod.src.abspath, cls.name.value)
-        if key in self.is_flow_memo:
-            return self.is_flow_memo[key]
-        self.is_flow_memo[key] = False  # cycle guard
+    def _imported(self, mod: Module, module: str, name: str, depth: int) -> Resolved:
+        if is_flow_package(module):
+            return External(f"it comes from `{module}`, which flowc does not read")
+        found, other = self.loader.find(mod, module)
+        if not found:
+            return External(f"it comes from `{module}`, which is not a local file")
+        if other is None:
+            return Broken()
+        inner = self.resolve(other, cst.Name(name), depth + 1)
+        if inner is UNKNOWN:
+            return External(f"it is not a class defined in {os.path.basename(other.src.path)}")
+        return inner
+
+    def _from_star_imports(self, mod: Module, name: str, depth: int) -> Resolved:
+        unreadable = []
+        for module in mod.names.star:
+            if is_flow_package(module):
+                continue
+            found, other = self.loader.find(mod, module)
+            if not found:
+                unreadable.append(module)
+            elif other is not None:
+                inner = self.resolve(other, cst.Name(name), depth + 1)
+                if inner is not UNKNOWN:
+                    return inner
+        if unreadable:
+            return External(f"it may come from `from {unreadable[0]} import *`, not a local file")
+        return UNKNOWN
+
+    def bases(self, ref: ClassRef) -> list[tuple[cst.Arg, Resolved]]:
+        """Each positional base of the class with what it resolves to."""
+        if ref.key not in self._bases:
+            self._bases[ref.key] = [
+                (b, self.resolve(ref.module, b.value)) for b in ref.node.bases if b.keyword is None
+            ]
+        return self._bases[ref.key]
+
+    # --- flow-ness and MRO ---------------------------------------------------------------------
+
+    def is_flow(self, ref: ClassRef, depth: int = 0) -> bool:
+        """A FlowSpec subclass; also a class with steps whose base flowc cannot read (an
+        installed package's flow class), since that is how such a flow looks from outside."""
+        if ref.key in self._is_flow:
+            return self._is_flow[ref.key]
+        self._is_flow[ref.key] = False  # guards against class cycles
         result = False
         if depth <= _MAX_DEPTH:
-            for base in cls.bases:
-                if base.keyword is not None:
-                    continue
-                found = self.resolve_base(mod, base.value)
-                if found == _FLOWSPEC or (
-                    isinstance(found, tuple) and self.is_flow(found[0], found[1], depth + 1)
-                ):
-                    result = True
-                    break
-            else:
-                # an unresolved base (an installed package's flow class): a flow if it has steps
-                unresolved = any(
-                    self.resolve_base(mod, b.value) == _EXTERNAL
-                    for b in cls.bases
-                    if b.keyword is None
-                )
-                result = unresolved and _has_steps(cls, mod.names)
-        self.is_flow_memo[key] = result
+            bases = self.bases(ref)
+            result = any(
+                r is FLOWSPEC or (isinstance(r, ClassRef) and self.is_flow(r, depth + 1))
+                for _, r in bases
+            )
+            if not result and any(isinstance(r, (External, Broken)) for _, r in bases):
+                result = any(self._has_steps(c) for c in self.mro(ref))
+        self._is_flow[ref.key] = result
         return result
 
-    def collect(self, mod: Module, cls: cst.ClassDef, seen: frozenset = frozenset()) -> Collected:
-        """Steps, parameters and members of ``cls`` and its bases; a class overrides its bases,
-        and an earlier base overrides a later one, as Python's MRO does for these cases."""
-        key = (mod.src.abspath, cls.name.value)
-        out = Collected()
-        if key in seen or len(seen) > _MAX_DEPTH:
-            return out
-        seen = seen | {key}
-        for base in reversed(cls.bases):
-            if base.keyword is not None:
-                continue
-            found = self.resolve_base(mod, base.value)
-            if isinstance(found, tuple):
-                inherited = self.collect(found[0], found[1], seen)
-                out.steps.update(inherited.steps)
-                out.params.update(inherited.params)
-                out.members |= inherited.members
-            elif found == _EXTERNAL and _from_installed_package(mod, base.value):
-                self._warn_unresolved(mod, base.value)
-        _own(mod, cls, out)
+    def _has_steps(self, ref: ClassRef) -> bool:
+        names = ref.module.names
+        return any(
+            isinstance(s, cst.FunctionDef) and is_step(s, names)
+            for s, _ in flat_statements(statements(ref.node.body))
+        )
+
+    def mro(self, ref: ClassRef, depth: int = 0) -> list[ClassRef]:
+        """C3 linearization over the classes found in source, as Python computes ``__mro__``
+        (FlowSpec and unreadable bases drop out); a depth-first order if C3 fails."""
+        if ref.key in self._mro:
+            return self._mro[ref.key]
+        self._mro[ref.key] = [ref]  # guards against class cycles
+        parents = []
+        if depth <= _MAX_DEPTH:
+            parents = [r for _, r in self.bases(ref) if isinstance(r, ClassRef)]
+        seqs = [list(self.mro(p, depth + 1)) for p in parents] + [list(parents)]
+        merged = _c3(seqs)
+        if merged is None:  # inconsistent hierarchy: depth-first, left to right, first wins
+            merged = _first_seen(c for seq in seqs for c in seq)
+        result = [ref] + [c for c in merged if c.key != ref.key]
+        self._mro[ref.key] = result
+        return result
+
+    # --- what a flow holds ---------------------------------------------------------------------
+
+    def members(self, ref: ClassRef) -> Members:
+        """Own and inherited steps, parameters and other members. Classes are applied from the
+        most basic to the flow itself, so a definition overrides its bases' (as in the MRO) and
+        inherited names come first."""
+        out = Members()
+        for cls in reversed(self.mro(ref)):
+            _apply_own(cls, out)
         return out
 
-    def _warn_unresolved(self, mod: Module, expr: cst.BaseExpression) -> None:
-        span = mod.src.span(expr)
-        self.diagnostics.append(
-            warning(
-                "unresolved-base",
-                f"base class `{mod.src.code(expr)}` comes from a module that is not a local file, "
-                "so its steps and parameters are unknown to flowc",
-                "define the base flow in this folder (same-folder or relative import) so it can "
-                "be analyzed, or ignore this if the flow defines every step itself",
-                mod.src.path,
-                span.line,
-                span.col,
-            )
+    def unresolved(self, ref: ClassRef) -> list[Diagnostic]:
+        """An ``unresolved-base`` warning for each base in the flow's MRO flowc cannot read."""
+        out = []
+        for cls in self.mro(ref):
+            src = cls.module.src
+            for arg, r in self.bases(cls):
+                if isinstance(r, External):
+                    span = src.span(arg.value)
+                    out.append(
+                        warning(
+                            "unresolved-base",
+                            f"base class `{src.code(arg.value)}` of {cls.name} cannot be read: "
+                            f"{r.why}, so its steps and parameters are unknown to flowc",
+                            "define the base flow in a local module (next to the flow file, or "
+                            "imported relatively) so flowc can read it, or ignore this if the "
+                            "flow defines every step itself",
+                            src.path,
+                            span.line,
+                            span.col,
+                        )
+                    )
+        return out
+
+    def flow_ir(self, ref: ClassRef, sources: tuple[tuple[str, str], ...], got: Members) -> FlowIR:
+        """The flow's IR from what :meth:`members` found, its graph annotated."""
+        src, names, node = ref.module.src, ref.module.names, ref.node
+        return FlowIR(
+            name=ref.name,
+            file=src.path,
+            span=src.span(node),
+            doc=docstring(node.body),
+            bases=tuple(src.code(b.value) for b in node.bases if b.keyword is None),
+            decorators=tuple(decorator(d, src, names) for d in node.decorators),
+            parameters=tuple(got.params.values()),
+            steps=graph.annotate(list(got.steps.values())),
+            members=tuple(sorted(got.other)),
+            sources=sources,
         )
 
 
-def _module(src: Parsed) -> Module:
-    classes = {}
-    for stmt in src.module.body:
-        if isinstance(stmt, cst.ClassDef):
-            classes[stmt.name.value] = stmt
-    return Module(src, collect(src.module), classes)
+def _first_seen(classes: Iterable[ClassRef]) -> list[ClassRef]:
+    seen: dict[tuple[str, int], ClassRef] = {}
+    for c in classes:
+        seen.setdefault(c.key, c)
+    return list(seen.values())
 
 
-def _has_steps(cls: cst.ClassDef, names: Names) -> bool:
-    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
-    return any(isinstance(s, cst.FunctionDef) and is_step(s, names) for s in body)
+def _c3(seqs: list[list[ClassRef]]) -> list[ClassRef] | None:
+    seqs = [s for s in seqs if s]
+    out: list[ClassRef] = []
+    while seqs:
+        for seq in seqs:
+            head = seq[0]
+            if not any(head.key in {c.key for c in s[1:]} for s in seqs):
+                break
+        else:
+            return None  # inconsistent hierarchy
+        out.append(head)
+        seqs = [[c for c in s if c.key != head.key] for s in seqs]
+        seqs = [s for s in seqs if s]
+    return out
 
 
-def _own(mod: Module, cls: cst.ClassDef, out: Collected) -> None:
-    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
-    owner = cls.name.value
-    for stmt in body:
+def _apply_own(cls: ClassRef, out: Members) -> None:
+    """Overlay the class's own definitions, in source order, on what its bases defined."""
+    src, names, owner = cls.module.src, cls.module.names, cls.name
+    for stmt, _ in flat_statements(statements(cls.node.body)):
         if isinstance(stmt, cst.FunctionDef):
             name = stmt.name.value
-            if is_step(stmt, mod.names):
-                out.members.discard(name)
-                out.params.pop(name, None)
-                out.steps.pop(name, None)
-                out.steps[name] = build_step(stmt, mod.src, mod.names, owner)
+            _forget(out, name)
+            if is_step(stmt, names):
+                out.steps[name] = build_step(stmt, src, names, owner)
             else:
-                out.steps.pop(name, None)
-                out.members.add(name)
+                out.other.add(name)
         elif isinstance(stmt, cst.ClassDef):
-            out.members.add(stmt.name.value)
-        elif isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                _own_statement(mod, small, owner, out)
-
-
-def _own_statement(mod: Module, small: cst.BaseSmallStatement, owner: str, out: Collected) -> None:
-    if isinstance(small, cst.Assign):
-        targets = [t.target for t in small.targets]
-        value = small.value
-    elif isinstance(small, cst.AnnAssign):
-        targets, value = [small.target], small.value
-    else:
-        return
-    names = [t.value for t in targets if isinstance(t, cst.Name)]
-    kind = _param_kind(mod.names, value) if value is not None else None
-    if kind is not None and len(names) == 1 and len(targets) == 1:
-        attr = names[0]
-        out.members.discard(attr)
-        out.steps.pop(attr, None)
-        out.params.pop(attr, None)
-        out.params[attr] = _parameter(mod, attr, kind, value, owner, small)  # type: ignore[arg-type]
-        return
-    for name in names:
-        out.params.pop(name, None)
-        out.members.add(name)
-
-
-def _param_kind(names: Names, value: cst.BaseExpression) -> ParameterKind | None:
-    if not isinstance(value, cst.Call):
-        return None
-    for api, kind in _PARAM_KINDS.items():
-        if names.is_flow_api(value.func, api):
-            return kind
-    return None
-
-
-def _parameter(
-    mod: Module, attr: str, kind: ParameterKind, call: cst.Call, owner: str, stmt: cst.CSTNode
-) -> Parameter:
-    args = arguments(call.args, mod.src)
-    positional = [a for a in args if a.name is None]
-    kw = {a.name: a for a in args if a.name is not None}
-    name_value = kw["name"].value if "name" in kw else (positional[0].value if positional else None)
-    name = (
-        name_value.value
-        if name_value is not None and name_value.literal and isinstance(name_value.value, str)
-        else attr
-    )
-    default_arg = kw.get("default") or (
-        kw.get("default_value") if kind is ParameterKind.CONFIG else None
-    )
-    default = default_arg.value if default_arg is not None else None
-    type_name = None
-    type_call = next(
-        (a for a in call.args if a.keyword is not None and a.keyword.value == "type"), None
-    )
-    if type_call is not None:
-        expr = type_call.value
-        if isinstance(expr, cst.Name) and expr.value in _TYPES and mod.names.resolve(expr) is None:
-            type_name = _TYPES[expr.value]
-        elif mod.names.is_flow_api(expr, "JSONType"):
-            type_name = "json"
-    elif kind is ParameterKind.CONFIG:
-        type_name = "json"
-    elif kind is ParameterKind.INCLUDE_FILE:
-        type_name = "str"
-    else:
-        type_name = _type_of_default(default)
-    required = kw.get("required")
-    help_arg = kw.get("help")
-    skip = {"name", "default", "type", "help", "required"} | (
-        {"default_value"} if kind is ParameterKind.CONFIG else set()
-    )
-    extra = tuple(
-        a
-        for a in args
-        if a.name not in skip
-        and a is not (positional[0] if positional and "name" not in kw else None)
-    )
-    span = mod.src.span(stmt)
-    return Parameter(
-        attr=attr,
-        name=name,
-        kind=kind,
-        type=type_name,
-        default=default,
-        required=bool(required.value.value)
-        if required is not None and required.value.literal
-        else False,
-        help=help_arg.value.value
-        if help_arg is not None and help_arg.value.literal and isinstance(help_arg.value.value, str)
-        else None,
-        extra=extra,
-        span=span,
-        file=mod.src.path,
-        defined_in=owner,
-    )
-
-
-def _type_of_default(default: Value | None) -> str | None:
-    if default is None:
-        return "str"
-    if not default.literal:
-        return None
-    v = default.value
-    if v is None:
-        return "str"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
-    if isinstance(v, str):
-        return "str"
-    return "json"
-
-
-def _main_flow(module: cst.Module) -> str | None:
-    """The class instantiated under ``if __name__ == "__main__":``."""
-    for stmt in module.body:
-        if not isinstance(stmt, cst.If) or not _is_main_test(stmt.test):
-            continue
-        finder = _CallFinder()
-        stmt.body.visit(finder)
-        if finder.names:
-            return finder.names[0]
-    return None
-
-
-def _is_main_test(test: cst.BaseExpression) -> bool:
-    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
-        return False
-    sides = [test.left, test.comparisons[0].comparator]
-    names = [s.value for s in sides if isinstance(s, cst.Name)]
-    strings = [string_of(s) for s in sides]
-    return names == ["__name__"] and "__main__" in strings
-
-
-class _CallFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Name):
-            self.names.append(node.func.value)
-
-
-def analyze(data: bytes | str, path: str, flow: str | None) -> Analysis:
-    src, problem = parse(data, path)
-    if src is None:
-        return Analysis(path, (), (), None, (problem,) if problem else (), ())
-    root = _module(src)
-    loader = _Loader(root)
-    flows = [c for c in root.classes.values() if loader.is_flow(root, c)]
-    used_as_base = set()
-    for c in flows:
-        for b in c.bases:
-            if isinstance(b.value, cst.Name) and b.value.value in root.classes:
-                used_as_base.add(b.value.value)
-    candidates = tuple(c.name.value for c in flows if c.name.value not in used_as_base)
-    main = _main_flow(src.module)
-    diagnostics: list[Diagnostic] = []
-    if not flows:
-        diagnostics.append(
-            error(
-                "no-flow",
-                f"{os.path.basename(path)} defines no FlowSpec subclass",
-                "define `class MyFlow(FlowSpec)` with `@step` methods, importing them with "
-                "`from flowc import FlowSpec, step` (or `from metaflow import FlowSpec, step`)",
-                path,
-                1,
-                1,
+            _forget(out, stmt.name.value)
+            out.other.add(stmt.name.value)
+        elif isinstance(stmt, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+            if isinstance(stmt, cst.AnnAssign) and stmt.value is None:
+                continue  # `x: int` alone creates no attribute
+            targets = (
+                [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else [stmt.target]
             )
-        )
-        selected: list[cst.ClassDef] = []
-    elif flow is not None:
-        selected = [c for c in flows if c.name.value == flow]
-        if not selected:
-            names = ", ".join(c.name.value for c in flows)
-            diagnostics.append(
-                error(
-                    "unknown-flow",
-                    f"{os.path.basename(path)} has no flow class named {flow!r}; its flows are: {names}",
-                    "pass one of those names to --flow",
-                    path,
-                    1,
-                    1,
-                )
-            )
-    else:
-        selected = [c for c in flows if c.name.value in candidates]
-    irs = [_flow_ir(loader, root, c) for c in selected]
-    diagnostics.extend(loader.diagnostics)
-    sources = loader.sources()
-    irs = [_with_sources(ir, sources) for ir in irs]
-    return Analysis(
-        path=path,
-        flows=tuple(irs),
-        candidates=candidates,
-        main_flow=main if main in candidates else None,
-        diagnostics=tuple(dict.fromkeys(diagnostics)),
-        sources=sources,
-    )
+            call = stmt.value if not isinstance(stmt, cst.AugAssign) else None
+            kind = parameter_kind(call, names)
+            if (
+                isinstance(call, cst.Call)
+                and kind is not None
+                and len(targets) == 1
+                and isinstance(targets[0], cst.Name)
+            ):
+                attr = targets[0].value
+                _forget(out, attr)
+                out.params[attr] = build_parameter(attr, kind, call, stmt, src, names, owner)
+                continue
+            for target in targets:
+                for name in _target_names(target):
+                    _forget(out, name)
+                    out.other.add(name)
 
 
-def _flow_ir(loader: _Loader, mod: Module, cls: cst.ClassDef) -> FlowIR:
-    got = loader.collect(mod, cls)
-    steps = graph.annotate(list(got.steps.values()))
-    return FlowIR(
-        name=cls.name.value,
-        file=mod.src.path,
-        span=mod.src.span(cls),
-        doc=cls.get_docstring(clean=True),
-        bases=tuple(mod.src.code(b.value) for b in cls.bases if b.keyword is None),
-        decorators=tuple(decorators_of(cls, mod.src, mod.names)),
-        parameters=tuple(got.params.values()),
-        steps=steps,
-        members=tuple(sorted(got.members)),
-    )
+def _forget(out: Members, name: str) -> None:
+    """A redefinition replaces whatever the name was, and moves it to its new place."""
+    out.steps.pop(name, None)
+    out.params.pop(name, None)
+    out.other.discard(name)
 
 
-def _with_sources(ir: FlowIR, sources: tuple[tuple[str, str], ...]) -> FlowIR:
-    return dataclasses.replace(ir, sources=sources)
-
-
-def _from_installed_package(mod: Module, expr: cst.BaseExpression) -> bool:
-    """A base imported from a module that is neither a local file nor flowc/Metaflow."""
-    target = mod.names.resolve(expr)
-    return target is not None and not is_flow_package(target[0])
-
-
-__all__ = ["analyze"]
+def _target_names(target: cst.CSTNode) -> list[str]:
+    stack, names = [target], []
+    while stack:
+        t = stack.pop()
+        if isinstance(t, cst.Name):
+            names.append(t.value)
+        elif isinstance(t, (cst.Tuple, cst.List)):
+            stack.extend(el.value for el in t.elements)
+        elif isinstance(t, cst.StarredElement):
+            stack.append(t.value)
+    return names

@@ -1,49 +1,103 @@
-"""Reading and parsing one Python file: bytes -> libcst module with positions, or a located
-``not-python`` / ``syntax-error`` diagnostic."""
+"""One Python file: bytes -> text -> libcst module with node positions, or a located
+``not-python`` / ``syntax-error`` diagnostic. Nothing here imports or runs the file."""
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import os
+import re
+import tokenize
+import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
+from flowc.analyzer.positions import Range, positions
 from flowc.diagnostics import Diagnostic, error
 from flowc.ir import Span
 
+_NOWHERE: Range = (1, 0, 1, 0)
 
-@dataclass
-class Parsed:
-    """A parsed module and what is needed to point into it."""
 
-    path: str  # as given (diagnostics and IR use it)
+@dataclass(frozen=True, eq=False)
+class SourceFile:
+    """A file as read: ``module`` is None when it could not be parsed, and ``problem`` says why.
+    ``path`` is how diagnostics and the IR name it; ``abspath`` and ``sha256`` go to
+    ``sources`` so a cache can tell when the file changed."""
+
+    path: str
     abspath: str
     sha256: str
-    module: cst.Module
-    positions: Any  # Mapping[CSTNode, CodeRange]
+    module: cst.Module | None
+    problem: Diagnostic | None
+    ranges: dict[cst.CSTNode, Range]
 
     def span(self, node: cst.CSTNode) -> Span:
-        r = self.positions[node]
-        return Span(r.start.line, r.start.column + 1, r.end.line, r.end.column + 1)
+        """1-based span of ``node`` (libcst columns are 0-based)."""
+        line, col, end_line, end_col = self.ranges.get(node, _NOWHERE)
+        return Span(line, col + 1, end_line, end_col + 1)
 
     def code(self, node: cst.CSTNode) -> str:
+        """The node's source text as written (without surrounding whitespace it does not own)."""
+        assert self.module is not None
         return self.module.code_for_node(node)
 
 
+def load(data: bytes | str, path: str, abspath: str | None = None) -> SourceFile:
+    """Decode and parse ``data``; never raises."""
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(raw).hexdigest()
+    abspath = abspath or os.path.abspath(path)
+    text, problem = decode(data, path)
+    if text is None:
+        return SourceFile(path, abspath, digest, None, problem, {})
+    # CPython's parser goes first: it reports syntax errors sharply, and it refuses nesting too
+    # deep to compile, which libcst's native parser may crash the process on (a thousand
+    # nested parentheses segfault it). Parsing to an AST runs nothing.
+    problem = _python_rejects(text, path)
+    if problem is not None:
+        return SourceFile(path, abspath, digest, None, problem, {})
+    try:
+        module = cst.parse_module(text)
+        ranges = positions(module)
+    except cst.ParserSyntaxError as e:
+        return SourceFile(path, abspath, digest, None, _libcst_error(text, path, e), {})
+    except RecursionError:
+        problem = _parser_failure(path, "the code is nested too deeply to analyze")
+        return SourceFile(path, abspath, digest, None, problem, {})
+    except Exception as e:  # noqa: BLE001 - any parser failure is the file's problem, not ours
+        problem = _parser_failure(path, f"the parser failed ({type(e).__name__}: {_first_line(e)})")
+        return SourceFile(path, abspath, digest, None, problem, {})
+    return SourceFile(path, abspath, digest, module, None, ranges)
+
+
 def decode(data: bytes | str, path: str) -> tuple[str | None, Diagnostic | None]:
+    """Source text, honouring a UTF-8 BOM or a PEP 263 ``coding:`` line as Python does."""
     if isinstance(data, str):
         text = data
+    elif b"\0" in data:
+        return None, _not_python(path, "it contains NUL bytes (a binary file?)")
     else:
-        if b"\0" in data:
-            return None, _not_python(path, "it contains NUL bytes (a binary file?)")
         try:
-            text = data.decode("utf-8-sig")
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except SyntaxError as e:  # undecodable first lines, or an unknown declared codec
+            why = _first_line(e)
+            if why.startswith("invalid or missing encoding declaration"):
+                why = "it is not valid UTF-8 text"
+            else:
+                why = f"its encoding declaration cannot be used ({why})"
+            return None, _not_python(path, why)
+        try:
+            text = data.decode(encoding)
         except UnicodeDecodeError as e:
-            return None, _not_python(path, f"it is not valid UTF-8 (byte {e.start})")
+            why = f"it is not valid {e.encoding.upper()} text (byte {e.start})"
+            return None, _not_python(path, why)
+        except Exception as e:  # noqa: BLE001 - a declared codec that does not decode bytes
+            return None, _not_python(path, f"its encoding cannot be read ({_first_line(e)})")
+    if text.startswith("\ufeff"):
+        text = text[1:]
     if "\0" in text:
         return None, _not_python(path, "it contains NUL characters (a binary file?)")
     return text, None
@@ -52,7 +106,7 @@ def decode(data: bytes | str, path: str) -> tuple[str | None, Diagnostic | None]
 def _not_python(path: str, why: str) -> Diagnostic:
     return error(
         "not-python",
-        f"cannot read {os.path.basename(path)} as Python source: {why}",
+        f"cannot read {os.path.basename(path) or path} as Python source: {why}",
         "pass the .py file that defines the flow",
         path,
         1,
@@ -60,44 +114,59 @@ def _not_python(path: str, why: str) -> Diagnostic:
     )
 
 
-def parse(data: bytes | str, path: str) -> tuple[Parsed | None, Diagnostic | None]:
-    text, problem = decode(data, path)
-    if text is None:
-        return None, problem
-    raw = data if isinstance(data, bytes) else text.encode("utf-8", "surrogatepass")
+def _python_rejects(text: str, path: str) -> Diagnostic | None:
+    """A ``syntax-error`` where CPython's parser stops, or None when it accepts the code."""
     try:
-        module = cst.parse_module(text)
-        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    except cst.ParserSyntaxError as e:
-        return None, _syntax_error(text, path, e.raw_line, e.raw_column + 1, e.message)
-    except (RecursionError, MemoryError, ValueError, TypeError, IndexError) as e:
-        return None, _syntax_error(text, path, 1, 1, f"{type(e).__name__}: {e}")
-    except Exception as e:  # noqa: BLE001 - the parser must never take the command down
-        return None, _syntax_error(text, path, 1, 1, f"{type(e).__name__}: {e}")
-    return (
-        Parsed(path, os.path.abspath(path), hashlib.sha256(raw).hexdigest(), module, positions),
-        None,
-    )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. invalid escape sequences: not our business
+            ast.parse(text, filename=path)
+    except SyntaxError as e:
+        return _syntax_error(text, path, e.lineno or 1, e.offset or 1, e.msg or "invalid syntax")
+    except (RecursionError, MemoryError):
+        return _parser_failure(path, "the code is nested too deeply for Python's parser")
+    except (ValueError, OverflowError) as e:
+        return _parser_failure(path, _first_line(e))
+    return None
+
+
+_LIBCST_AT = re.compile(r"error at (\d+):(\d+)")
+
+
+def _libcst_error(text: str, path: str, e: cst.ParserSyntaxError) -> Diagnostic:
+    """For code CPython accepts but libcst does not (newer syntax than libcst knows). libcst's
+    message carries a sharper position than its ``raw_line``/``raw_column``."""
+    line, col = e.raw_line, e.raw_column + 1
+    found = _LIBCST_AT.search(e.message)
+    if found:
+        line, col = int(found.group(1)), int(found.group(2)) + 1
+    detail = _first_line(e.message).replace("parser error: ", "").replace("tokenizer error: ", "")
+    detail = _LIBCST_AT.sub("", detail).strip(" :") or "invalid syntax"
+    return _syntax_error(text, path, line, col, f"{detail} (libcst cannot parse this code)")
 
 
 def _syntax_error(text: str, path: str, line: int, col: int, detail: str) -> Diagnostic:
-    """Prefer CPython's own message and position (clearer: "expected ':'"); compiling to an AST
-    runs nothing. Fall back to the libcst parser's."""
-    try:
-        ast.parse(text, filename=path)
-    except SyntaxError as e:
-        if e.lineno:
-            line, col, detail = e.lineno, max(e.offset or 1, 1), e.msg
-    except (RecursionError, MemoryError, ValueError):
-        pass
-    lines = text.count("\n") + 1
-    line = min(max(line, 1), lines + 1)
-    detail = detail.replace("parser error: ", "").splitlines()[0] if detail else "invalid syntax"
+    last = text.count("\n") + 1
     return error(
         "syntax-error",
         f"invalid Python syntax: {detail}",
-        "fix the syntax at this position (the flow cannot be analyzed until the file parses)",
+        "fix the syntax here; the flow cannot be analyzed until the file parses",
         path,
-        line,
+        min(max(line, 1), last),
         max(col, 1),
     )
+
+
+def _parser_failure(path: str, why: str) -> Diagnostic:
+    return error(
+        "syntax-error",
+        f"cannot parse the file: {why}",
+        "simplify the code (split deeply nested expressions) so that it parses",
+        path,
+        1,
+        1,
+    )
+
+
+def _first_line(e: object) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

@@ -1,143 +1,101 @@
-"""One ``@step`` method -> ``ir.Step``: decorators, arguments, docstring, every
-``self.next(...)`` as written, the transition it makes, and the artifacts it reads and writes."""
+"""One ``@step`` method -> ``ir.Step``: decorators, arguments, docstring, every ``self.next(...)``
+as written, the transition the tail one makes, the ``merge_artifacts`` calls, and every
+``self.X`` the body reads or assigns. One read-only walk of the method's own body."""
 
 from __future__ import annotations
 
-import dataclasses
+import inspect
 
 import libcst as cst
 
-from flowc.analyzer.imports import Names, is_flow_package
-from flowc.analyzer.source import Parsed
-from flowc.analyzer.values import value_of
-from flowc.ir import (
-    Access,
-    Argument,
-    Case,
-    Decorator,
-    Merge,
-    NextCall,
-    NodeKind,
-    Step,
-    Target,
-    Transition,
-    TransitionKind,
-    Value,
-)
+from flowc.analyzer.decorators import decorator, is_step_decorator
+from flowc.analyzer.imports import Names
+from flowc.analyzer.source import SourceFile
+from flowc.analyzer.transitions import derive, kind_of
+from flowc.analyzer.tree import statements, walk
+from flowc.analyzer.values import string_of, value_of
+from flowc.ir import Access, Argument, Case, Merge, NextCall, Step, Target
 
 
-def decorators_of(
-    node: cst.FunctionDef | cst.ClassDef, src: Parsed, names: Names
-) -> list[Decorator]:
-    out = []
-    for d in node.decorators:
-        expr = d.decorator
-        args: tuple[Argument, ...] = ()
-        if isinstance(expr, cst.Call):
-            args = arguments(expr.args, src)
-            expr = expr.func
-        resolved = names.resolve(expr)
-        if resolved is not None:
-            name, known = resolved[1], is_flow_package(resolved[0])
-        else:
-            name = src.code(expr)
-            known = isinstance(expr, cst.Name) and any(is_flow_package(m) for m in names.star)
-        out.append(Decorator(name, known, args, src.span(d)))
-    return out
+def build_step(func: cst.FunctionDef, src: SourceFile, names: Names, owner: str) -> Step:
+    """The step ``func`` of class ``owner`` in file ``src`` (before the graph pass)."""
+    self_name, args = _parameters(func.params)
+    body = _Body(self_name, src)
+    walk(func.body, body.hooks)
+    tail = tail_call(func)
+    calls = tuple(_next_call(c, c is tail, self_name, src) for c in body.next_calls)
+    tail_next = next((c for c in calls if c.is_tail), None)
+    transition = derive(tail_next) if tail_next is not None else None
+    name = func.name.value
+    return Step(
+        name=name,
+        kind=kind_of(name, args, transition),
+        span=src.span(func),
+        file=src.path,
+        defined_in=owner,
+        doc=docstring(func.body),
+        decorators=tuple(
+            decorator(d, src, names) for d in func.decorators if not is_step_decorator(d, names)
+        ),
+        args=args,
+        next_calls=calls,
+        transition=transition,
+        assigns=_in_source_order(body.assigns),
+        reads=_in_source_order(body.reads),
+        merges=tuple(body.merges),
+    )
 
 
-def arguments(args, src: Parsed) -> tuple[Argument, ...]:  # noqa: ANN001
-    out = []
-    for a in args:
-        if a.star:
-            out.append(Argument(None, Value(a.star + src.code(a.value))))
-            continue
-        out.append(
-            Argument(a.keyword.value if a.keyword else None, value_of(a.value, src.code(a.value)))
-        )
-    return tuple(out)
+def _in_source_order(accesses: list[Access]) -> tuple[Access, ...]:
+    """The walk is pre-order, which is source order except where libcst keeps fields in another
+    order (``a if b else c`` holds ``b`` first)."""
+    return tuple(sorted(accesses, key=lambda a: (a.span.line, a.span.col)))
 
 
-def is_step(node: cst.FunctionDef, names: Names) -> bool:
-    for d in node.decorators:
-        expr = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
-        if names.is_flow_api(expr, "step"):
-            return True
-    return False
+def docstring(block: cst.BaseSuite) -> str | None:
+    """The body's docstring, cleaned like ``inspect.cleandoc`` (as ``__doc__`` shows it)."""
+    stmts = statements(block)
+    if not stmts:
+        return None
+    first = stmts[0]
+    if isinstance(first, cst.SimpleStatementLine):
+        first = first.body[0] if first.body else None
+    if not isinstance(first, cst.Expr):
+        return None
+    if not isinstance(first.value, (cst.SimpleString, cst.ConcatenatedString)):
+        return None  # an f-string is not a docstring
+    text = string_of(first.value)
+    return inspect.cleandoc(text) if text is not None else None
 
 
-def build_step(node: cst.FunctionDef, src: Parsed, names: Names, owner: str) -> Step:
-    params = node.params
-    all_params = [*params.posonly_params, *params.params]
-    self_name = all_params[0].name.value if all_params else "self"
-    args = [p.name.value for p in all_params[1:]]
+def _parameters(params: cst.Parameters) -> tuple[str, tuple[str, ...]]:
+    """The name the method calls its instance (normally ``self``) and its other parameters."""
+    positional = [*params.posonly_params, *params.params]
+    self_name = positional[0].name.value if positional else "self"
+    args = [p.name.value for p in positional[1:]]
     if isinstance(params.star_arg, cst.Param):
         args.append("*" + params.star_arg.name.value)
     args += [p.name.value for p in params.kwonly_params]
     if params.star_kwarg is not None:
         args.append("**" + params.star_kwarg.name.value)
-
-    body = _Body(self_name, src)
-    walk(node.body, body)
-    tail = _tail_call(node)
-    calls = tuple(
-        NextCall(src.span(c), c is tail, *_next_args(c, self_name, src)) for c in body.next_calls
-    )
-    tail_call = next((c for c in calls if c.is_tail), None)
-    transition = derive_transition(tail_call) if tail_call else None
-    decorators = [d for d in decorators_of(node, src, names) if not (d.known and d.name == "step")]
-    name = node.name.value
-    return Step(
-        name=name,
-        kind=_kind(name, args, transition),
-        span=src.span(node),
-        file=src.path,
-        defined_in=owner,
-        doc=node.get_docstring(clean=True),
-        decorators=tuple(decorators),
-        args=tuple(args),
-        next_calls=calls,
-        transition=transition,
-        assigns=tuple(sorted(body.assigns, key=_at)),
-        reads=tuple(sorted(body.reads, key=_at)),
-        merges=tuple(body.merges),
-    )
+    return self_name, tuple(args)
 
 
-def _at(a: Access) -> tuple[int, int]:
-    return a.span.line, a.span.col
-
-
-def _kind(name: str, args: list[str], t: Transition | None) -> NodeKind:
-    if name == "end":
-        return NodeKind.END
-    if args:
-        return NodeKind.JOIN
-    if t is not None:
-        if t.kind is TransitionKind.SPLIT:
-            return NodeKind.SPLIT
-        if t.kind in (TransitionKind.FOREACH, TransitionKind.PARALLEL):
-            return NodeKind.FOREACH
-        if t.kind is TransitionKind.SWITCH:
-            return NodeKind.SWITCH
-    return NodeKind.START if name == "start" else NodeKind.LINEAR
-
-
-def _tail_call(node: cst.FunctionDef) -> cst.Call | None:
-    body = node.body
-    stmts = body.body if isinstance(body, cst.IndentedBlock) else [body]
+def tail_call(func: cst.FunctionDef) -> cst.Call | None:
+    """The call that is the method's last statement (``self.next(...)`` in a well-formed step)."""
+    stmts = statements(func.body)
     if not stmts:
         return None
     last = stmts[-1]
-    smalls = getattr(last, "body", None)
-    if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) and smalls:
-        expr = smalls[-1]
-        if isinstance(expr, cst.Expr) and isinstance(expr.value, cst.Call):
-            return expr.value
+    if isinstance(last, cst.SimpleStatementLine):
+        last = last.body[-1] if last.body else None
+    if isinstance(last, cst.Expr) and isinstance(last.value, cst.Call):
+        return last.value
     return None
 
 
 def _self_attr(node: cst.CSTNode, self_name: str) -> str | None:
+    """``X`` for ``self.X``."""
     if (
         isinstance(node, cst.Attribute)
         and isinstance(node.value, cst.Name)
@@ -147,192 +105,138 @@ def _self_attr(node: cst.CSTNode, self_name: str) -> str | None:
     return None
 
 
-def _target(node: cst.BaseExpression, self_name: str, src: Parsed) -> Target:
+def _target(node: cst.BaseExpression, self_name: str, src: SourceFile) -> Target:
     return Target(_self_attr(node, self_name), src.code(node), src.span(node))
 
 
-def _next_args(call: cst.Call, self_name: str, src: Parsed):  # noqa: ANN202
+def _next_call(call: cst.Call, is_tail: bool, self_name: str, src: SourceFile) -> NextCall:
+    """``self.next(...)`` as written: positional targets, or the cases of a single dict
+    argument, and every keyword."""
+    positional = [a for a in call.args if a.keyword is None]
+    keywords = tuple(
+        Argument(a.keyword.value, value_of(a.value, src.code(a.value)))
+        for a in call.args
+        if a.keyword is not None
+    )
+    cases: tuple[Case, ...] | None = None
     targets: list[Target] = []
-    cases: list[Case] | None = None
-    keywords: list[Argument] = []
-    for a in call.args:
-        if a.keyword is not None:
-            keywords.append(Argument(a.keyword.value, value_of(a.value, src.code(a.value))))
-        elif a.star:
-            targets.append(Target(None, a.star + src.code(a.value), src.span(a)))
-        elif isinstance(a.value, cst.Dict) and cases is None and not targets:
-            cases = []
-            for el in a.value.elements:
-                if isinstance(el, cst.DictElement):
-                    cases.append(
-                        Case(value_of(el.key, src.code(el.key)), _target(el.value, self_name, src))
-                    )
-                else:
-                    cases.append(
-                        Case(
-                            value_of(el.value, "**" + src.code(el.value)),
-                            Target(None, "**" + src.code(el.value), src.span(el)),
-                        )
-                    )
-        else:
-            targets.append(_target(a.value, self_name, src))
-    return tuple(targets), (tuple(cases) if cases is not None else None), tuple(keywords)
+    if (
+        len(positional) == 1
+        and not positional[0].star
+        and isinstance(positional[0].value, cst.Dict)
+    ):
+        cases = tuple(_case(el, self_name, src) for el in positional[0].value.elements)
+    else:
+        for a in positional:
+            if a.star:
+                targets.append(Target(None, a.star + src.code(a.value), src.span(a)))
+            else:
+                targets.append(_target(a.value, self_name, src))
+    return NextCall(src.span(call), is_tail, tuple(targets), cases, keywords)
 
 
-def derive_transition(call: NextCall) -> Transition | None:
-    """The transition a well-formed tail ``self.next`` makes; None when it is malformed (lint
-    says how)."""
-    kw = {a.name: a.value for a in call.keywords}
-    steps = [t.step for t in call.targets]
-    if any(s is None for s in steps):
-        return None
-    distinct = tuple(dict.fromkeys(steps))  # type: ignore[arg-type]
-    if call.cases is not None:
-        if call.targets or set(kw) != {"condition"}:
-            return None
-        condition = kw["condition"]
-        if not (condition.literal and isinstance(condition.value, str)):
-            return None
-        pairs = []
-        for c in call.cases:
-            if not (c.key.literal and isinstance(c.key.value, str)) or c.target.step is None:
-                return None
-            pairs.append((c.key.value, c.target.step))
-        if not pairs or len({k for k, _ in pairs}) != len(pairs):
-            return None
-        targets = tuple(dict.fromkeys(s for _, s in pairs))
-        return Transition(
-            TransitionKind.SWITCH, targets, call.span, condition=condition.value, cases=tuple(pairs)
-        )
-    if not steps or len(distinct) != len(steps):
-        return None
-    if not kw:
-        kind = TransitionKind.LINEAR if len(steps) == 1 else TransitionKind.SPLIT
-        return Transition(kind, distinct, call.span)
-    if len(steps) != 1 or len(kw) != 1:
-        return None
-    if "foreach" in kw:
-        v = kw["foreach"]
-        if v.literal and isinstance(v.value, str) and v.value:
-            return Transition(TransitionKind.FOREACH, distinct, call.span, foreach=v.value)
-        return None
-    if "num_parallel" in kw:
-        return Transition(
-            TransitionKind.PARALLEL, distinct, call.span, num_parallel=kw["num_parallel"]
-        )
-    return None
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def walk(node: cst.CSTNode, visitor: object) -> None:
-    """Pre-order walk calling ``visitor.visit_<Type>(node)`` where defined.
-
-    libcst's own ``visit`` rebuilds every node it passes (it is built for transformers),
-    which costs more than the rest of the analysis on large flows; this walk only reads."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        tp = type(n)
-        hook = getattr(visitor, "visit_" + tp.__name__, None)
-        if hook is not None:
-            hook(n)
-        names = _FIELDS.get(tp)
-        if names is None:
-            names = _FIELDS[tp] = tuple(f.name for f in dataclasses.fields(tp))
-        children: list[cst.CSTNode] = []
-        for name in names:
-            v = getattr(n, name)
-            if isinstance(v, cst.CSTNode):
-                children.append(v)
-            elif isinstance(v, (list, tuple)):
-                children.extend(x for x in v if isinstance(x, cst.CSTNode))
-        stack.extend(reversed(children))
+def _case(el: cst.BaseDictElement, self_name: str, src: SourceFile) -> Case:
+    if isinstance(el, cst.DictElement):
+        return Case(value_of(el.key, src.code(el.key)), _target(el.value, self_name, src))
+    spread = "**" + src.code(el.value)  # {**other}: neither a key nor a step
+    return Case(value_of(el.value, spread), Target(None, spread, src.span(el)))
 
 
 class _Body:
-    """Collects ``self.next`` calls, ``merge_artifacts`` calls and ``self.X`` loads/stores in
-    one walk of a step body (nested functions, lambdas and comprehensions included)."""
+    """Collects, in one pre-order (source-order) walk of a step body including nested
+    functions, lambdas and comprehensions: ``self.next`` calls, ``merge_artifacts`` calls, and
+    ``self.X`` stores and loads.
 
-    def __init__(self, self_name: str, src: Parsed):
+    A store is ``self.X`` as an assignment target (plain, annotated, augmented, inside tuple or
+    list or starred targets, a ``for`` or comprehension target, ``with ... as``). Every other
+    ``self.X`` is a load, including ``self.x[0] = 1`` and ``self.x.y = 1`` (they read ``x``),
+    except the ``self.next`` / ``self.merge_artifacts`` callees and the step references passed
+    to ``self.next``. ``self.x += 1`` is both."""
+
+    def __init__(self, self_name: str, src: SourceFile) -> None:
         self.self_name = self_name
         self.src = src
         self.next_calls: list[cst.Call] = []
         self.merges: list[Merge] = []
         self.assigns: list[Access] = []
         self.reads: list[Access] = []
-        self._skip: set[int] = set()  # ids of self.X nodes that are not artifact reads
-        self._stores: set[int] = set()
+        self._not_reads: set[int] = set()  # ids of self.X nodes already accounted for
+        self.hooks = {
+            cst.AssignTarget: lambda n: self._store(n.target),
+            cst.AnnAssign: lambda n: self._store(n.target),
+            cst.AugAssign: self._augmented,
+            cst.For: lambda n: self._store(n.target),
+            cst.CompFor: lambda n: self._store(n.target),
+            cst.WithItem: self._with_item,
+            cst.Call: self._call,
+            cst.Attribute: self._load,
+        }
 
-    # stores -----------------------------------------------------------------------------
     def _store(self, target: cst.CSTNode) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
-            for el in target.elements:
-                self._store(el.value)
-        elif isinstance(target, cst.StarredElement):
-            self._store(target.value)
-        else:
-            name = _self_attr(target, self.self_name)
-            if name is not None:
-                self._stores.add(id(target))
-                self.assigns.append(Access(name, self.src.span(target)))
+        stack = [target]
+        while stack:
+            t = stack.pop()
+            if isinstance(t, (cst.Tuple, cst.List)):
+                stack.extend(reversed([el.value for el in t.elements]))
+            elif isinstance(t, cst.StarredElement):
+                stack.append(t.value)
+            else:
+                name = _self_attr(t, self.self_name)
+                if name is not None:
+                    self._not_reads.add(id(t))
+                    self.assigns.append(Access(name, self.src.span(t)))
 
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._store(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._store(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+    def _augmented(self, node: cst.AugAssign) -> None:
         name = _self_attr(node.target, self.self_name)
         if name is not None:
             span = self.src.span(node.target)
-            self._stores.add(id(node.target))
+            self._not_reads.add(id(node.target))
             self.reads.append(Access(name, span))
             self.assigns.append(Access(name, span))
 
-    def visit_For(self, node: cst.For) -> None:
-        self._store(node.target)
+    def _with_item(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._store(node.asname.name)
 
-    def visit_CompFor(self, node: cst.CompFor) -> None:
-        self._store(node.target)
-
-    def visit_AsName(self, node: cst.AsName) -> None:
-        self._store(node.name)
-
-    # calls ------------------------------------------------------------------------------
-    def visit_Call(self, node: cst.Call) -> None:
+    def _call(self, node: cst.Call) -> None:
         method = _self_attr(node.func, self.self_name)
         if method == "next":
             self.next_calls.append(node)
-            self._skip.add(id(node.func))
+            self._not_reads.add(id(node.func))
             for a in node.args:
+                if a.keyword is not None:
+                    continue  # num_parallel=self.n reads n
                 values = [a.value]
                 if isinstance(a.value, cst.Dict):
-                    values = [el.value for el in a.value.elements]
+                    values = [
+                        el.value for el in a.value.elements if isinstance(el, cst.DictElement)
+                    ]
                 for v in values:
                     if _self_attr(v, self.self_name) is not None:
-                        self._skip.add(id(v))
+                        self._not_reads.add(id(v))
         elif method == "merge_artifacts":
-            self._skip.add(id(node.func))
-            kw = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
-            include = kw.get("include")
-            exclude = kw.get("exclude")
-            self.merges.append(
-                Merge(
-                    self.src.span(node),
-                    value_of(include, self.src.code(include)) if include is not None else None,
-                    value_of(exclude, self.src.code(exclude)) if exclude is not None else None,
-                )
-            )
+            self._not_reads.add(id(node.func))
+            self.merges.append(self._merge(node))
 
-    # loads ------------------------------------------------------------------------------
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        name = _self_attr(node, self.self_name)
-        if name is None or id(node) in self._skip or id(node) in self._stores:
+    def _merge(self, node: cst.Call) -> Merge:
+        """``merge_artifacts(inputs, exclude=None, include=None)``, positionally or by name."""
+        given: dict[str, cst.BaseExpression] = {}
+        positional = [a for a in node.args if a.keyword is None and not a.star]
+        for slot, a in zip(("inputs", "exclude", "include"), positional, strict=False):
+            given[slot] = a.value
+        for a in node.args:
+            if a.keyword is not None:
+                given[a.keyword.value] = a.value
+        include, exclude = given.get("include"), given.get("exclude")
+        return Merge(
+            self.src.span(node),
+            include=value_of(include, self.src.code(include)) if include is not None else None,
+            exclude=value_of(exclude, self.src.code(exclude)) if exclude is not None else None,
+        )
+
+    def _load(self, node: cst.Attribute) -> None:
+        if id(node) in self._not_reads:
             return
-        self.reads.append(Access(name, self.src.span(node)))
-
-
-__all__ = ["arguments", "build_step", "decorators_of", "derive_transition", "is_step", "walk"]
+        name = _self_attr(node, self.self_name)
+        if name is not None:
+            self.reads.append(Access(name, self.src.span(node)))
