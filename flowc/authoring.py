@@ -3,7 +3,7 @@ flow decorators, with Metaflow's names and signatures.
 
 Importing it does nothing but define these names. Decorators only record what they were given
 on the function or class; the analyzer reads the same facts from source without importing the
-flow, and the runtime (a later issue) acts on them.
+flow, and the runtime (``flowc.runtime``) acts on them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,11 @@ from typing import Any
 
 class FlowSpec:
     """Base class of every flow. ``MyFlow()`` at the bottom of a flow file hands the command
-    line (``python flow.py show|validate|...``) to flowc's CLI for that file and class."""
+    line (``python flow.py run|show|...``) to flowc's CLI for that file and class.
+
+    While a step runs, the task contract attaches its state to the object: inherited artifacts
+    load on first read, Parameters are read-only, and ``self.next`` is recorded.
+    """
 
     def __init__(self, use_cli: bool = True):
         if use_cli:
@@ -31,6 +35,72 @@ class FlowSpec:
     @property
     def name(self) -> str:
         return type(self).__name__
+
+    def __getattr__(self, name: str) -> Any:
+        state = self.__dict__.get("_flowc_task")
+        if state is None or name.startswith("__"):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return state.load(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        state = self.__dict__.get("_flowc_task")
+        if state is not None:
+            state.check_set(name)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        state = self.__dict__.get("_flowc_task")
+        if state is None:
+            object.__delattr__(self, name)
+        else:
+            state.delete(self, name)
+
+    def _state(self, what: str) -> Any:
+        state = self.__dict__.get("_flowc_task")
+        if state is None:
+            raise RuntimeError(
+                f"{what} only works while a step runs (flowc run FLOW_FILE, or python "
+                "FLOW_FILE run)"
+            )
+        return state
+
+    def next(
+        self,
+        *targets: Any,
+        foreach: str | None = None,
+        condition: str | None = None,
+        num_parallel: int | None = None,
+    ) -> None:
+        """Name the step(s) that run after this one; call it once, at the end of a step."""
+        self._state("self.next()").record_next(targets, foreach, condition, num_parallel)
+
+    def merge_artifacts(
+        self, inputs: Any, exclude: list[str] | None = None, include: list[str] | None = None
+    ) -> None:
+        """In a join, take every artifact the inputs agree on (or only ``include``)."""
+        from flowc.runtime.state import merge_artifacts
+
+        merge_artifacts(self._state("merge_artifacts"), self, inputs, include, exclude)
+
+    @property
+    def input(self) -> Any:
+        """This foreach item (``None`` outside a foreach)."""
+        state = self._state("self.input")
+        return state.input_at(self, len(state.frames) - 1) if state.frames else None
+
+    @property
+    def index(self) -> int | None:
+        """This foreach item's position (``None`` outside a foreach)."""
+        state = self._state("self.index")
+        return state.frames[-1]["index"] if state.frames else None
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        """``(index, number of items, item)`` for every enclosing foreach, outermost first."""
+        state = self._state("self.foreach_stack()")
+        return [
+            (f["index"], f["num_splits"], state.input_at(self, i))
+            for i, f in enumerate(state.frames)
+        ]
 
 
 def step(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -131,6 +201,9 @@ class _Current:
     origin_run_id: str | None = None
     tempdir: str | None = None
     parameter_names: tuple[str, ...] = ()
+    pathspec: str | None = None
+    username: str | None = None
+    tags: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return (

@@ -48,8 +48,10 @@ def cli(debug: bool) -> None:
     """flowc: check, run and compile Metaflow-style flows.
 
     \b
+    flowc run FLOW.py [--p v]     run it on this machine (parameters as options)
     flowc show FLOW.py            what the flow is: parameters, steps, transitions
     flowc validate FLOW.py|DIR    what is wrong with it, as file:line:col diagnostics
+    flowc task FLOW.py STEP ...   run one task (what orchestrators call)
     """
 
 
@@ -233,6 +235,108 @@ def _drop_base_modules(results, explicit):  # noqa: ANN001
     return kept
 
 
+# --- run and task ---------------------------------------------------------------------------
+
+_PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+def _run_options(f):  # noqa: ANN001, ANN202 - a decorator stack shared by run and task
+    f = click.option("--flow", "flow_name", metavar="NAME", help="The flow class.")(f)
+    f = click.option("--datastore", metavar="URL", help="Folder or fsspec URL of the datastore.")(f)
+    f = click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the run.")(f)
+    f = click.option(
+        "--with",
+        "with_specs",
+        multiple=True,
+        metavar="DECORATOR",
+        help="Add a decorator to every step (retry:times=2).",
+    )(f)
+    return f
+
+
+def _launch_errors(call):  # noqa: ANN001, ANN202
+    """Turn a LaunchError into its diagnostics plus one line, exit 2."""
+    from flowc.runtime.launch import LaunchError
+
+    try:
+        return call()
+    except LaunchError as e:
+        _print_diagnostics(e.diagnostics, err=True)
+        raise CommandError(str(e)) from None
+
+
+@cli.command(context_settings=_PASS_THROUGH, add_help_option=False)
+@click.argument("flow_file", metavar="FLOW_FILE", required=False)
+@_run_options
+@click.option("--max-workers", type=int, metavar="N", help="Tasks run at once.")
+@click.option("--run-id-file", metavar="PATH", help="Write the run id here when it starts.")
+@click.option("-h", "--help", "show_help", is_flag=True, help="Show the flow's parameters.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    flow_file: str | None,
+    flow_name: str | None,
+    datastore: str | None,
+    tags: tuple[str, ...],
+    with_specs: tuple[str, ...],
+    max_workers: int | None,
+    run_id_file: str | None,
+    show_help: bool,
+) -> int:
+    """Run a flow on this machine: flowc run FLOW_FILE [--param value ...]."""
+    from flowc.runtime.launch import RunOptions, run_flow, run_help
+
+    root = ctx.find_root().info_name or "flowc"
+    prog = f"{root} run" if root.startswith("python ") else f"{root} run {flow_file or 'FLOW_FILE'}"
+    if flow_file is None:
+        if show_help:
+            click.echo(f"Usage: {prog} [OPTIONS] [FLOW PARAMETERS]\n\n  {run.help}")
+            return EXIT_OK
+        raise CommandError("missing FLOW_FILE: flowc run FLOW_FILE [--param value ...]")
+    path = _flow_file(flow_file)
+    opts = RunOptions(flow_name, max_workers, datastore, tags, run_id_file, with_specs)
+    if show_help:
+        click.echo(_launch_errors(lambda: run_help(path, opts, prog)), nl=False)
+        return EXIT_OK
+    return _launch_errors(lambda: run_flow(path, list(ctx.args), opts))
+
+
+@cli.command(context_settings=_PASS_THROUGH)
+@click.argument("flow_file", metavar="FLOW_FILE")
+@click.argument("step", metavar="STEP")
+@click.option("--run-id", required=True, metavar="ID", help="The run this task belongs to.")
+@click.option("--index", metavar="I.J", help="The task's foreach index path (e.g. 2.0).")
+@click.option("--attempt", type=int, default=0, show_default=True, help="Retry count.")
+@click.option("--result-file", metavar="PATH", help="Also write the JSON result here.")
+@_run_options
+@click.pass_context
+def task(
+    ctx: click.Context,
+    flow_file: str,
+    step: str,
+    run_id: str,
+    index: str | None,
+    attempt: int,
+    result_file: str | None,
+    flow_name: str | None,
+    datastore: str | None,
+    tags: tuple[str, ...],
+    with_specs: tuple[str, ...],
+) -> int:
+    """Run one task through the task contract (what orchestrators call).
+
+    Prints the result as JSON on the last line of stdout: status, foreach cardinality, switch
+    branch. The start task creates the run from the flow parameters passed to it.
+    """
+    from flowc.runtime.launch import RunOptions, run_task
+
+    path = _flow_file(flow_file)
+    opts = RunOptions(flow_name, None, datastore, tags, None, with_specs)
+    return _launch_errors(
+        lambda: run_task(path, step, run_id, index, attempt, list(ctx.args), opts, result_file)
+    )
+
+
 # --- shared helpers -------------------------------------------------------------------------
 
 
@@ -270,6 +374,10 @@ def main(argv: list[str] | None = None, prog_name: str | None = None) -> None:
         code = cli.main(args=args, prog_name=prog_name or "flowc", standalone_mode=False)
     except click.exceptions.Exit as e:
         code = e.exit_code
+    except click.UsageError as e:
+        hint = f" (see {e.ctx.command_path} --help)" if e.ctx is not None else ""
+        click.echo(f"flowc: error: {e.format_message()}{hint}", err=True)
+        code = EXIT_USAGE
     except click.ClickException as e:
         e.show()
         code = e.exit_code
@@ -291,7 +399,7 @@ def main(argv: list[str] | None = None, prog_name: str | None = None) -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
-FLOW_VERBS = ("show", "validate")
+FLOW_VERBS = ("run", "show", "validate", "task")
 
 
 def flow_main(path: str, flow_name: str) -> None:

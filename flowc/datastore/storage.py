@@ -1,0 +1,173 @@
+"""Byte storage under a root: a local folder through plain OS calls (the fast, embedded
+default), or any fsspec URL (``s3://bucket/prefix``, ``gs://``, ``file://``...).
+
+Every write is atomic for readers: a local file is written under a temporary name and renamed
+into place; object stores make a single PUT visible all at once. Keys are ``/``-separated
+paths relative to the root.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable
+from typing import BinaryIO, Protocol
+
+Buffer = bytes | bytearray | memoryview
+
+
+class Storage(Protocol):
+    url: str
+
+    def read(self, key: str) -> bytes: ...
+
+    def open_read(self, key: str) -> BinaryIO: ...
+
+    def write(self, key: str, parts: Iterable[Buffer]) -> None: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def listdir(self, key: str) -> list[str]: ...
+
+    def claim(self, key: str) -> bool: ...
+
+    def check_writable(self) -> None: ...
+
+
+class LocalStorage:
+    """A folder on this machine. Temporary files start with ``.`` and never match a key."""
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+        self.url = self.root
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.root, key)
+
+    def read(self, key: str) -> bytes:
+        with open(self._path(key), "rb") as f:
+            return f.read()
+
+    def open_read(self, key: str) -> BinaryIO:
+        return open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
+
+    def write(self, key: str, parts: Iterable[Buffer]) -> None:
+        path = self._path(key)
+        folder, name = os.path.split(path)
+        tmp = os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            f = open(tmp, "wb")  # noqa: SIM115
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+            f = open(tmp, "wb")  # noqa: SIM115
+        try:
+            with f:
+                for part in parts:
+                    f.write(part)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def exists(self, key: str) -> bool:
+        return os.path.exists(self._path(key))
+
+    def listdir(self, key: str) -> list[str]:
+        try:
+            return sorted(n for n in os.listdir(self._path(key)) if not n.startswith("."))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def claim(self, key: str) -> bool:
+        """Create the folder ``key`` if nobody has: the one atomic step that makes two runs
+        started at the same moment get different ids."""
+        path = self._path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            return False
+        return True
+
+    def check_writable(self) -> None:
+        os.makedirs(self.root, exist_ok=True)
+        probe = os.path.join(self.root, f".probe.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+        with open(probe, "wb"):
+            pass
+        os.unlink(probe)
+
+
+class FsspecStorage:
+    """Any filesystem fsspec knows. Used for URLs; plain paths take :class:`LocalStorage`."""
+
+    def __init__(self, url: str):
+        import fsspec
+
+        self.url = url.rstrip("/")
+        self.fs, root = fsspec.core.url_to_fs(self.url)
+        self.root = root.rstrip("/")
+        self._local = "file" in (
+            self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        )
+
+    def _path(self, key: str) -> str:
+        return f"{self.root}/{key}"
+
+    def read(self, key: str) -> bytes:
+        return self.fs.cat_file(self._path(key))
+
+    def open_read(self, key: str) -> BinaryIO:
+        return self.fs.open(self._path(key), "rb")
+
+    def write(self, key: str, parts: Iterable[Buffer]) -> None:
+        path = self._path(key)
+        if not self._local:
+            with self.fs.open(path, "wb") as f:  # one PUT: visible whole or not at all
+                for part in parts:
+                    f.write(part)
+            return
+        folder, name = path.rsplit("/", 1)
+        self.fs.makedirs(folder, exist_ok=True)
+        tmp = f"{folder}/.{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            with self.fs.open(tmp, "wb") as f:
+                for part in parts:
+                    f.write(part)
+            self.fs.mv(tmp, path)
+        except BaseException:
+            if self.fs.exists(tmp):
+                self.fs.rm(tmp)
+            raise
+
+    def exists(self, key: str) -> bool:
+        return self.fs.exists(self._path(key))
+
+    def listdir(self, key: str) -> list[str]:
+        try:
+            entries = self.fs.ls(self._path(key), detail=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        names = (e.rstrip("/").rsplit("/", 1)[-1] for e in entries)
+        return sorted(n for n in names if not n.startswith("."))
+
+    def claim(self, key: str) -> bool:
+        # Object stores have no atomic mkdir; callers add a random suffix to run ids here.
+        marker = f"{key}/.claimed"
+        if self.fs.exists(self._path(marker)):
+            return False
+        self.write(marker, [b""])
+        return True
+
+    def check_writable(self) -> None:
+        probe = f".probe.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        self.write(probe, [b""])
+        self.fs.rm(self._path(probe))
+
+
+def open_storage(url: str) -> Storage:
+    if "://" in url:
+        return FsspecStorage(url)
+    return LocalStorage(url)

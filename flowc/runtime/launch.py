@@ -1,0 +1,245 @@
+"""``flowc run`` and ``flowc task``: from a flow file and command-line words to an executed run
+or task. Bad input raises :class:`LaunchError` (exit 2) before anything is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from flowc.datastore import Datastore, DatastoreError, layout
+from flowc.diagnostics import Diagnostic
+from flowc.ir import FlowIR
+
+
+class LaunchError(Exception):
+    """Bad input stopped the command from starting (exit 2)."""
+
+    def __init__(self, message: str, diagnostics: Sequence[Diagnostic] = ()):
+        super().__init__(message)
+        self.diagnostics = tuple(diagnostics)
+
+
+@dataclass
+class RunOptions:
+    flow_name: str | None = None
+    max_workers: int | None = None
+    datastore: str | None = None
+    tags: tuple[str, ...] = ()
+    run_id_file: str | None = None
+    with_specs: tuple[str, ...] = ()
+
+
+def checked_flow(path: str, flow_name: str | None) -> tuple[FlowIR, tuple[Diagnostic, ...]]:
+    """The flow's IR and its warnings; lint or analyzer errors refuse to run it."""
+    from flowc.check import check_file
+
+    checked = check_file(path, flow_name)
+    stopping = [d for d in checked.analyzer_diagnostics if d.is_error]
+    if stopping:
+        raise LaunchError(f"{path}: cannot run this file", stopping)
+    flows = {ir.name: ir for ir in checked.flows}
+    if len(flows) == 1:
+        ir = next(iter(flows.values()))
+    elif checked.main_flow in flows:
+        ir = flows[checked.main_flow]
+    else:
+        raise LaunchError(
+            f"{path} holds several flows ({', '.join(checked.candidates)}); pick one with "
+            "--flow NAME"
+        )
+    found = checked.diagnostics_for(ir.name)
+    errors = [d for d in found if d.is_error]
+    if errors:
+        n = len(errors)
+        raise LaunchError(
+            f"{path}: {ir.name} has {n} error{'s' if n > 1 else ''}; fix {'them' if n > 1 else 'it'}"
+            " and run again (flowc validate shows the same)",
+            found,
+        )
+    return ir, tuple(d for d in found if not d.is_error)
+
+
+def _load(path: str, ir: FlowIR):
+    from flowc.runtime.loader import FlowImportError, load_flow
+
+    try:
+        return load_flow(path, ir.name)
+    except FlowImportError as e:
+        raise LaunchError(str(e)) from None
+
+
+def _datastore(url: str | None) -> Datastore:
+    try:
+        ds = Datastore(url)
+        ds.check_writable()
+    except DatastoreError as e:
+        raise LaunchError(str(e)) from None
+    except (ImportError, ValueError) as e:  # an fsspec protocol that is not installed
+        raise LaunchError(f"datastore {url}: {e}") from None
+    return ds
+
+
+def _params(cls: type, args: Sequence[str], flow: str) -> tuple[dict, dict]:
+    from flowc.runtime.params import ParamError, parse_args, resolve, specs_of
+
+    specs = specs_of(cls)
+    try:
+        values = resolve(specs, parse_args(specs, args, flow))
+    except ParamError as e:
+        raise LaunchError(str(e)) from None
+    return values, {s.attr: s.name for s in specs}
+
+
+def _with(specs: Sequence[str]) -> list:
+    from flowc.runtime.decorators import WithSpecError, parse_with
+
+    try:
+        return parse_with(specs)
+    except WithSpecError as e:
+        raise LaunchError(str(e)) from None
+
+
+def run_help(path: str, opts: RunOptions, prog: str) -> str:
+    from flowc.runtime.params import help_text, specs_of
+
+    ir, _ = checked_flow(path, opts.flow_name)
+    loaded = _load(path, ir)
+    doc = (ir.doc or "").strip().splitlines()
+    return (
+        f"Usage: {prog} [OPTIONS] [FLOW PARAMETERS]\n\n"
+        f"  Run {ir.name}{': ' + doc[0] if doc else ''}\n\n"
+        "Flow parameters:\n"
+        f"{help_text(specs_of(loaded.cls))}\n"
+        "Options:\n"
+        "  --max-workers N      tasks run at once (default: the number of cores, at least 2)\n"
+        "  --datastore URL      where runs are stored (default: $FLOWC_DATASTORE or .flowc)\n"
+        "  --tag TAG            tag the run (repeatable)\n"
+        "  --with DECORATOR     add a decorator to every step, e.g. --with retry:times=2\n"
+        "  --run-id-file PATH   write the run id to PATH when the run starts\n"
+        "  --flow NAME          the flow class, when the file holds several\n"
+    )
+
+
+def run_flow(path: str, args: Sequence[str], opts: RunOptions) -> int:
+    """Run a whole flow locally. Returns 0 when it succeeded, 1 when it failed, 130 when it was
+    interrupted."""
+    from flowc.runtime.console import Console
+    from flowc.runtime.executor import Executor, default_workers
+    from flowc.runtime.runs import start_run
+    from flowc.runtime.task import TaskContext
+    from flowc.runtime.walk import Graph
+
+    ir, warnings = checked_flow(path, opts.flow_name)
+    for d in warnings:
+        print(d.format(), file=sys.stderr)
+    if opts.max_workers is not None and opts.max_workers < 1:
+        raise LaunchError(f"--max-workers must be at least 1 (got {opts.max_workers})")
+    with_specs = _with(opts.with_specs)
+    loaded = _load(path, ir)
+    values, names = _params(loaded.cls, args, ir.name)
+    ds = _datastore(opts.datastore)
+    from flowc.datastore import ArtifactError
+
+    try:
+        run = start_run(ds, ir, path, values, names, opts.tags, with_specs)
+    except ArtifactError as e:
+        raise LaunchError(f"a parameter value cannot be stored: {e}") from None
+    if opts.run_id_file:
+        with open(opts.run_id_file, "w") as f:
+            f.write(run.run_id)
+    workers = opts.max_workers or default_workers()
+    console = Console(ir.name, run.run_id)
+    where = _display(ds.url)
+    console.message(
+        f"Running {ir.name}/{run.run_id} ({len(ir.steps)} steps, up to {workers} tasks at once; "
+        f"datastore {where})"
+    )
+    ctx = TaskContext(loaded, Graph(ir), ds, run)
+    outcome = Executor(ctx, workers, console).run()
+    run_path = f"{where}/{layout.run_dir(ir.name, run.run_id)}"
+    tasks = f"{outcome.tasks} task{'s' if outcome.tasks != 1 else ''}"
+    retried = f", {outcome.retried} retried" if outcome.retried else ""
+    if outcome.ok:
+        console.message(
+            f"Run {ir.name}/{run.run_id} succeeded in {outcome.duration:.2f} s ({tasks}"
+            f"{retried}). Artifacts and logs: {run_path}"
+        )
+        return 0
+    if outcome.interrupted:
+        console.message(f"Run {ir.name}/{run.run_id} interrupted; marked failed ({run_path})")
+        return 130
+    f = outcome.failure
+    assert f is not None
+    log = f"{run_path}/{f.step}/{f.task_id}/{f.attempt}.stderr"
+    console.message(
+        f"Run {ir.name}/{run.run_id} failed in {outcome.duration:.2f} s: task {f.step}/"
+        f"{f.task_id} failed: {f.error}. Its log: {log}"
+    )
+    return 1
+
+
+def run_task(
+    path: str,
+    step: str,
+    run_id: str,
+    index: str | None,
+    attempt: int,
+    args: Sequence[str],
+    opts: RunOptions,
+    result_file: str | None = None,
+) -> int:
+    """One task through the contract, as an orchestrator calls it. The start task creates the
+    run record from the flow parameters given to it; every other task only needs ids."""
+    from flowc.runtime.runs import RunInfo, load_ir, start_run
+    from flowc.runtime.task import TaskContext, execute_task
+    from flowc.runtime.walk import Graph
+
+    ir, _ = checked_flow(path, opts.flow_name)
+    if ir.step(step) is None:
+        names = ", ".join(s.name for s in ir.steps)
+        raise LaunchError(f"{ir.name} has no step {step!r} (steps: {names})")
+    if attempt < 0:
+        raise LaunchError(f"--attempt must be 0 or more (got {attempt})")
+    ds = _datastore(opts.datastore)
+    loaded = _load(path, ir)
+    run = RunInfo.load(ds, ir.name, run_id)
+    if run is None:
+        if step != "start":
+            raise LaunchError(
+                f"run {ir.name}/{run_id} is not in the datastore {_display(ds.url)}; its start "
+                "task creates it (flowc task FLOW start --run-id ID [parameters])"
+            )
+        values, names = _params(loaded.cls, args, ir.name)
+        run = start_run(ds, ir, path, values, names, opts.tags, _with(opts.with_specs), run_id)
+    elif args:
+        raise LaunchError(
+            f"run {ir.name}/{run_id} already exists; parameters are read from its record, so "
+            "pass only ids to later tasks"
+        )
+    run_ir = load_ir(ds, ir.name, run_id) or ir
+    try:
+        from flowc.datastore.layout import parse_index
+
+        idx = parse_index(index, run_ir.step(step).foreach_depth)
+    except ValueError as e:
+        raise LaunchError(f"--index: {e}") from None
+    ctx = TaskContext(loaded, Graph(run_ir), ds, run)
+    result = execute_task(ctx, step, idx, attempt)
+    doc = result.to_dict()
+    if result_file:
+        with open(result_file, "w") as f:
+            json.dump(doc, f)
+    sys.stdout.write(json.dumps({"flowc_result": doc}) + "\n")
+    sys.stdout.flush()
+    return 0 if result.ok else 1
+
+
+def _display(url: str) -> str:
+    if "://" in url:
+        return url
+    full = os.path.abspath(url)
+    rel = os.path.relpath(full)
+    return rel if not rel.startswith("..") else full

@@ -1,0 +1,124 @@
+"""Importing a flow file to run it.
+
+Inside flowc's process ``import metaflow`` gets flowc's own API, so a flow written against
+Metaflow runs unchanged. The flow's folder goes on ``sys.path`` so its local imports work, and
+the module is imported under its file's name so artifacts of classes it defines unpickle in the
+next task.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import traceback
+import types
+from dataclasses import dataclass
+from typing import Any
+
+SHIM_NAMES = (
+    "FlowSpec",
+    "step",
+    "Parameter",
+    "JSONType",
+    "IncludeFile",
+    "Config",
+    "current",
+    "card",
+    "retry",
+    "catch",
+    "timeout",
+    "resources",
+    "environment",
+    "schedule",
+    "project",
+)
+
+
+class FlowImportError(Exception):
+    """Importing the user's flow file failed; the message points at the line."""
+
+
+@dataclass
+class LoadedFlow:
+    path: str
+    module: types.ModuleType
+    cls: type
+
+
+def install_metaflow_shim() -> None:
+    existing = sys.modules.get("metaflow")
+    if existing is not None and getattr(existing, "__flowc_shim__", False):
+        return
+    import flowc
+
+    shim = types.ModuleType("metaflow", "flowc standing in for metaflow inside flowc's process")
+    for name in SHIM_NAMES:
+        setattr(shim, name, getattr(flowc, name))
+    shim.__flowc_shim__ = True  # type: ignore[attr-defined]
+    shim.__path__ = []  # type: ignore[attr-defined] - a package, for metaflow.* submodules
+    sys.modules["metaflow"] = shim
+
+
+def load_flow(path: str, flow_name: str) -> LoadedFlow:
+    path = os.path.abspath(path)
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None)
+    if main_file and _same(main_file, path) and isinstance(getattr(main, flow_name, None), type):
+        return LoadedFlow(path, main, getattr(main, flow_name))  # python flow.py run
+    install_metaflow_shim()
+    folder = os.path.dirname(path)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = _module_name(path)
+    module = sys.modules.get(name)
+    if module is None or not _same(getattr(module, "__file__", "") or "", path):
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as e:
+            del sys.modules[name]
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            raise FlowImportError(_import_failure(path, e)) from e
+    cls = getattr(module, flow_name, None)
+    if not isinstance(cls, type):
+        raise FlowImportError(f"{path}: importing it defined no class {flow_name}")
+    return LoadedFlow(path, module, cls)
+
+
+def _same(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _module_name(path: str) -> str:
+    stem = os.path.splitext(os.path.basename(path))[0]
+    mine = stem in sys.modules and _same(getattr(sys.modules[stem], "__file__", "") or "", path)
+    if mine:
+        return stem
+    taken = stem in sys.modules or stem in sys.stdlib_module_names or not stem.isidentifier()
+    return f"_flowc_flow_{stem if stem.isidentifier() else 'main'}" if taken else stem
+
+
+def _import_failure(path: str, e: BaseException) -> str:
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if _same(f.filename, path)]
+    where = f"{path}:{frames[-1].lineno}" if frames else path
+    if isinstance(e, SyntaxError) and e.lineno:
+        where = f"{e.filename or path}:{e.lineno}"
+    return (
+        f"{where}: importing the flow failed: {type(e).__name__}: {e}. Fix the error (or "
+        "install what it imports) and run again"
+    )
+
+
+def find_function(cls: type, step: str) -> Any:
+    func = getattr(cls, step, None)
+    if func is None or not getattr(func, "is_step", False):
+        raise FlowImportError(f"{cls.__name__} has no step named {step!r}")
+    return func

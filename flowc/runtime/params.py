@@ -1,0 +1,248 @@
+"""Flow parameters on the command line: ``--max-iter 300`` or ``--max_iter=300`` for
+``max_iter = Parameter("max-iter", ...)``.
+
+The type comes from ``type=`` or else from the default; ``JSONType`` values are parsed as JSON;
+a bool takes a value as in Metaflow (``--verbose true``, ``0``) or works bare as a flag;
+``IncludeFile`` reads the named file. Every mistake is one :class:`ParamError` line naming the
+parameter and what it expects.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flowc.authoring import Config, IncludeFile, JSONType, Parameter
+
+TRUE = {"true", "t", "yes", "y", "1", "on"}
+FALSE = {"false", "f", "no", "n", "0", "off"}
+
+
+class ParamError(ValueError):
+    """Bad parameter input; the message is one line."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    attr: str
+    name: str
+    kind: str  # "parameter", "include_file" or "config"
+    type: Any  # int, float, str, bool or "json"
+    default: Any
+    required: bool
+    help: str | None
+    is_text: bool = True
+    encoding: str = "utf-8"
+
+    @property
+    def option(self) -> str:
+        return f"--{self.name}"
+
+    @property
+    def type_name(self) -> str:
+        if self.kind == "include_file":
+            return "a file path"
+        if self.kind == "config":
+            return "a JSON file path"
+        return {int: "an integer", float: "a number", bool: "true or false", "json": "JSON"}.get(
+            self.type, "text"
+        )
+
+    @property
+    def metavar(self) -> str:
+        if self.kind != "parameter":
+            return "PATH"
+        return {int: "INTEGER", float: "FLOAT", bool: "BOOLEAN", "json": "JSON"}.get(
+            self.type, "TEXT"
+        )
+
+
+def specs_of(cls: type) -> list[ParamSpec]:
+    """The Parameters a flow class declares (inherited ones first), as the runtime sees them."""
+    found: dict[str, Parameter] = {}
+    for klass in reversed(cls.__mro__):
+        for attr, value in vars(klass).items():
+            if isinstance(value, Parameter):
+                found[attr] = value
+    return [_spec(attr, p) for attr, p in found.items()]
+
+
+def _spec(attr: str, p: Parameter) -> ParamSpec:
+    if isinstance(p, IncludeFile):
+        return ParamSpec(
+            attr,
+            p.name,
+            "include_file",
+            str,
+            p.default,
+            p.required,
+            p.help,
+            p.is_text,
+            p.encoding,
+        )
+    if isinstance(p, Config):
+        return ParamSpec(attr, p.name, "config", "json", p.default, p.required, p.help)
+    t = p.type
+    if t is JSONType or isinstance(t, JSONType):
+        t = "json"
+    elif t is None:
+        d = p.default
+        t = type(d) if isinstance(d, bool | int | float | str) else str
+        if isinstance(d, (dict, list)):
+            t = "json"
+    return ParamSpec(attr, p.name, "parameter", t, p.default, p.required, p.help)
+
+
+def _norm(name: str) -> str:
+    return name.replace("_", "-").lower()
+
+
+def parse_args(specs: Sequence[ParamSpec], args: Sequence[str], flow: str) -> dict[str, str]:
+    """Raw values by attribute from ``--name value`` / ``--name=value`` / bare bool flags."""
+    by_name = {_norm(s.name): s for s in specs}
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or arg == "--":
+            raise ParamError(
+                f"unexpected argument {arg!r}; flow parameters are passed as --name value"
+            )
+        name, eq, value = arg[2:].partition("=")
+        spec = by_name.get(_norm(name))
+        if spec is None:
+            raise ParamError(_unknown(name, specs, flow))
+        if not eq:
+            nxt = args[i + 1] if i + 1 < len(args) else None
+            if spec.type is bool and spec.kind == "parameter":
+                if nxt is not None and nxt.lower() in TRUE | FALSE:
+                    value, i = nxt, i + 1
+                else:
+                    value = "true"
+            else:
+                if nxt is None or (nxt.startswith("--") and len(nxt) > 2):
+                    raise ParamError(f"{spec.option} needs a value ({spec.type_name})")
+                value, i = nxt, i + 1
+        out[spec.attr] = value
+        i += 1
+    return out
+
+
+def _unknown(name: str, specs: Sequence[ParamSpec], flow: str) -> str:
+    known = [s.name for s in specs]
+    close = difflib.get_close_matches(name.replace("_", "-"), known, n=1)
+    hint = f"; did you mean --{close[0]}?" if close else ""
+    listing = ", ".join(f"--{k}" for k in known) or "none"
+    return f"--{name}: {flow} has no such parameter{hint} (parameters: {listing})"
+
+
+def convert(spec: ParamSpec, raw: Any, from_default: bool = False) -> Any:
+    """A raw command-line string (or a default) to the parameter's value."""
+    what = "default of " if from_default else ""
+    if spec.kind == "include_file":
+        return _read_file(spec, raw)
+    if spec.kind == "config":
+        if isinstance(raw, (dict, list)):
+            return raw
+        text = _read_file(spec, raw) if not _looks_like_json(raw) else raw
+        return _json(spec, text, what)
+    t = spec.type
+    if t == "json":
+        return _json(spec, raw, what) if isinstance(raw, str) else raw
+    if t is bool:
+        if isinstance(raw, bool):
+            return raw
+        word = str(raw).strip().lower()
+        if word in TRUE:
+            return True
+        if word in FALSE:
+            return False
+        raise ParamError(f"{spec.option}: expected true or false, got {raw!r}")
+    if t in (int, float):
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            raise ParamError(f"{spec.option}: {what}expected {spec.type_name}, got {raw!r}")
+        try:
+            return t(raw) if not (t is int and isinstance(raw, float)) else _int(raw)
+        except ValueError:
+            raise ParamError(
+                f"{spec.option}: {what}expected {spec.type_name}, got {raw!r}"
+            ) from None
+    if callable(t) and t is not str:
+        try:
+            return t(raw)
+        except Exception as e:  # noqa: BLE001 - a user's type callable
+            raise ParamError(f"{spec.option}: {raw!r} is not valid ({e})") from None
+    return raw if isinstance(raw, str) else str(raw)
+
+
+def _int(x: float) -> int:
+    if not float(x).is_integer():
+        raise ValueError
+    return int(x)
+
+
+def _looks_like_json(raw: Any) -> bool:
+    return isinstance(raw, str) and raw.lstrip()[:1] in ("{", "[")
+
+
+def _json(spec: ParamSpec, text: Any, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as e:
+        raise ParamError(f"{spec.option}: {what}expected JSON, got {text!r} ({e})") from None
+
+
+def _read_file(spec: ParamSpec, path: Any) -> Any:
+    if not isinstance(path, str) or not path:
+        raise ParamError(f"{spec.option}: expected a file path, got {path!r}")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ParamError(f"{spec.option}: cannot read {path!r} ({e.strerror})") from None
+    if spec.kind == "include_file" and not spec.is_text:
+        return data
+    try:
+        return data.decode(spec.encoding)
+    except UnicodeDecodeError as e:
+        raise ParamError(f"{spec.option}: {path!r} is not {spec.encoding} text ({e})") from None
+
+
+def resolve(specs: Sequence[ParamSpec], given: dict[str, Any]) -> dict[str, Any]:
+    """Every parameter's value by attribute: given ones converted, others from defaults."""
+    values: dict[str, Any] = {}
+    missing = []
+    for spec in specs:
+        if spec.attr in given:
+            values[spec.attr] = convert(spec, given[spec.attr])
+        elif spec.default is not None:
+            default = spec.default() if callable(spec.default) else spec.default
+            values[spec.attr] = convert(spec, default, from_default=True)
+        elif spec.required:
+            missing.append(spec.option)
+        else:
+            values[spec.attr] = None
+    if missing:
+        raise ParamError(
+            f"missing required parameter{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
+        )
+    return values
+
+
+def help_text(specs: Sequence[ParamSpec]) -> str:
+    if not specs:
+        return "  (this flow has no parameters)\n"
+    rows = []
+    for s in specs:
+        left = f"  {s.option} {s.metavar}"
+        bits = [s.help or ""]
+        if s.required:
+            bits.append("[required]")
+        elif s.default is not None:
+            bits.append(f"[default: {s.default!r}]" if not callable(s.default) else "")
+        rows.append((left, " ".join(b for b in bits if b)))
+    width = max(len(left) for left, _ in rows) + 2
+    return "".join(f"{left:<{width}}{right}\n" for left, right in rows)

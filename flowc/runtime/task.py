@@ -1,0 +1,437 @@
+"""The task contract: run one task of one run, anywhere.
+
+``flowc task FLOW_FILE STEP --run-id R [--index I] [--attempt N]`` and the local executor's
+workers both call :func:`execute_task`. It finds the task's inputs from the graph and the
+deterministic task ids, runs the step with its artifacts loaded lazily, and stores what the
+step produced: artifact blobs, then the attempt's logs and record, then ``task.json`` last, the
+commit marker. A task that dies before that leaves no result for anyone to read.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from flowc.authoring import current
+from flowc.datastore import ArtifactError, Datastore, layout
+from flowc.datastore.layout import Index, task_id
+from flowc.graph import is_foreach
+from flowc.ir import NodeKind, TransitionKind
+from flowc.runtime.capture import Capture
+from flowc.runtime.decorators import CaughtException, StepPolicy, policy_for
+from flowc.runtime.loader import LoadedFlow, find_function
+from flowc.runtime.runs import RunInfo
+from flowc.runtime.state import Inputs, StepError, TaskState
+from flowc.runtime.walk import Graph
+
+_FLOWC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None))
+
+
+class StepTimeout(Exception):
+    """Raised inside a step when its ``@timeout`` expires."""
+
+
+@dataclass
+class TaskContext:
+    """What every task of one run shares; built once per process (and inherited by forked
+    workers)."""
+
+    flow: LoadedFlow
+    graph: Graph
+    ds: Datastore
+    run: RunInfo
+
+
+@dataclass
+class TaskResult:
+    status: str  # "ok" or "failed"
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    attempt: int
+    foreach_num_splits: int | None = None
+    branch: str | None = None
+    next_steps: list[str] = field(default_factory=list)
+    caught: bool = False
+    error: str | None = None
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def execute_task(
+    ctx: TaskContext, step_name: str, index: Index, attempt: int = 0, capture: bool = True
+) -> TaskResult:
+    started = time.time()
+    run = ctx.run
+    tid = task_id(index)
+    result = TaskResult("failed", run.flow, run.run_id, step_name, tid, attempt)
+    record: dict[str, Any] = {}
+    policy = StepPolicy()
+    cap = Capture() if capture else None
+    tempdir = tempfile.mkdtemp(prefix=f"flowc-{step_name}-")
+    try:
+        if cap is not None:
+            cap.__enter__()
+        try:
+            func = find_function(ctx.flow.cls, step_name)
+            policy = policy_for(func, run.with_specs)
+            record = _run_step(ctx, step_name, index, attempt, func, policy, tempdir, result)
+            result.status = "ok"
+        except BaseException as e:  # noqa: BLE001 - every failure becomes a failed attempt
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            if not getattr(e, "_flowc_reported", False):
+                _print_failure(e, step_name)
+            result.error = _one_line(e)
+    finally:
+        if cap is not None:
+            cap.stop()
+        _reset_current()
+        shutil.rmtree(tempdir, ignore_errors=True)
+    result.duration = time.time() - started
+    _commit(ctx.ds, result, record, cap, started, policy)
+    return result
+
+
+def _run_step(
+    ctx: TaskContext,
+    step_name: str,
+    index: Index,
+    attempt: int,
+    func: Any,
+    policy: StepPolicy,
+    tempdir: str,
+    result: TaskResult,
+) -> dict[str, Any]:
+    step = ctx.graph.steps[step_name]
+    obj, inputs, parents = _prepare(ctx, step_name, index)
+    state: TaskState = obj.__dict__["_flowc_task"]
+    _set_current(ctx, step_name, index, attempt, tempdir)
+    os.environ.update(policy.env)
+    try:
+        with _alarm(policy.timeout, step_name):
+            func(obj, inputs) if inputs is not None else func(obj)
+        outcome = _outcome(obj, state)
+    except Exception as e:
+        last = attempt >= policy.retries
+        if not (policy.catch and last):
+            raise
+        _print_failure(e, step_name)
+        print(
+            f"@catch: step {step_name!r} failed on its last attempt; continuing"
+            + (f" with self.{policy.catch_var} holding the exception" if policy.catch_var else ""),
+            file=sys.stderr,
+        )
+        obj, inputs, parents = _prepare(ctx, step_name, index)  # drop what the step did
+        state = obj.__dict__["_flowc_task"]
+        tr = step.transition
+        if tr is not None and tr.kind not in (TransitionKind.LINEAR, TransitionKind.SPLIT):
+            e2 = StepError(
+                f"@catch cannot carry step {step_name!r} on: its {tr.kind.value} depends on "
+                "values the failed code was to compute"
+            )
+            raise e2 from e
+        if policy.catch_var:
+            tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+            setattr(obj, policy.catch_var, CaughtException(e, tb))
+        outcome = {}
+        result.caught = True
+    else:
+        if policy.catch_var and policy.catch_var not in obj.__dict__:
+            setattr(obj, policy.catch_var, None)
+    artifacts = _persist(ctx, obj, state)
+    result.foreach_num_splits = outcome.get("foreach_num_splits")
+    result.branch = outcome.get("branch")
+    tr = step.transition
+    if tr is not None:
+        result.next_steps = [result.branch] if result.branch else list(tr.targets)
+    return {
+        "index": list(index),
+        "artifacts": artifacts,
+        "frames": state.frames,
+        "parents": parents,
+        **outcome,
+    }
+
+
+def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, list[str]]:
+    """A fresh flow object for the task, wired to its inputs (and, for a join, ``inputs``)."""
+    g, ds, run = ctx.graph, ctx.ds, ctx.run
+    step = g.steps[step_name]
+    params = frozenset(run.params)
+    cls = ctx.flow.cls
+    inputs = None
+    parents: list[str] = []
+    refs: dict[str, dict] = {}
+    frames: list[dict] = []
+    if step.kind is NodeKind.JOIN:
+        split = g.split_of[step_name]
+        n = None
+        if is_foreach(split):
+            rec = _committed(ds, run, split.name, index)
+            if rec is None:
+                raise StepError(f"join {step_name!r}: its split {split.name!r} has no record")
+            n = rec["foreach_num_splits"]
+        found = []
+        for slot in g.join_input_candidates(step_name, index, n):
+            hit = next(((s, i, r) for s, i in slot if (r := _committed(ds, run, s, i))), None)
+            if hit is None:
+                if n is not None:  # every foreach item must be there
+                    s, i = slot[0]
+                    raise StepError(
+                        f"join {step_name!r} is missing its input {s}/{task_id(i)} (that task "
+                        "has not finished)"
+                    )
+                continue
+            found.append(hit)
+        expected = g.expected_arrivals(step_name, n)
+        if len(found) != expected:
+            raise StepError(
+                f"join {step_name!r} found {len(found)} finished inputs, expected {expected}"
+            )
+        views = []
+        for s, _i, rec in found:
+            view = cls.__new__(cls)
+            view.__dict__["_flowc_task"] = TaskState(
+                ds, g.steps[s], rec["artifacts"], params, rec["frames"], read_only=True
+            )
+            view.__dict__.update(run.params)
+            views.append(view)
+            parents.append(f"{s}/{rec['task_id']}")
+        inputs = Inputs(views, [s for s, _, _ in found])
+        first = found[0][2]["frames"] if found else []
+        frames = list(first[:-1] if n is not None else first)
+    else:
+        cands = g.parent_candidates(step_name, index)
+        if cands:
+            hit = next(((s, r) for s, i in cands if (r := _committed(ds, run, s, i))), None)
+            if hit is None:
+                names = ", ".join(f"{s}/{task_id(i)}" for s, i in cands)
+                raise StepError(f"step {step_name!r} has no finished parent task ({names})")
+            parent, rec = hit
+            parents.append(f"{parent}/{rec['task_id']}")
+            refs = {k: v for k, v in rec["artifacts"].items() if k not in params}
+            frames = list(rec["frames"])
+            if is_foreach(g.steps[parent]):
+                frames.append(
+                    {
+                        "step": parent,
+                        "var": rec.get("foreach_var"),
+                        "num_splits": rec["foreach_num_splits"],
+                        "index": index[-1],
+                    }
+                )
+    obj = cls.__new__(cls)
+    pathspec = f"{run.flow}/{run.run_id}/{step_name}/{task_id(index)}"
+    obj.__dict__["_flowc_task"] = TaskState(ds, step, refs, params, frames, pathspec=pathspec)
+    obj.__dict__.update(run.params)
+    return obj, inputs, parents
+
+
+def _committed(ds: Datastore, run: RunInfo, step: str, index: Index) -> dict | None:
+    return ds.task_record(run.flow, run.run_id, step, task_id(index))
+
+
+def _outcome(obj: Any, state: TaskState) -> dict[str, Any]:
+    step = state.step
+    call = state.next_call
+    if step.kind is NodeKind.END or step.transition is None:
+        if call is not None:
+            raise StepError(f"step {step.name!r} has no successor but called self.next()")
+        return {}
+    if call is None:
+        raise StepError(
+            f"step {step.name!r} finished without calling self.next(); end it with "
+            "self.next(...) naming the step(s) that follow"
+        )
+    tr = step.transition
+    if tr.kind is TransitionKind.FOREACH:
+        items = getattr(obj, tr.foreach)
+        try:
+            n = len(items)
+        except TypeError:
+            try:
+                n = sum(1 for _ in items)
+            except TypeError:
+                raise StepError(
+                    f"step {step.name!r}: foreach={tr.foreach!r} names a {type(items).__name__}"
+                    ", which is not a sequence or an iterable"
+                ) from None
+        if n == 0:
+            raise StepError(
+                f"step {step.name!r}: foreach over self.{tr.foreach} has no items; a foreach "
+                "needs at least one"
+            )
+        return {"foreach_num_splits": n, "foreach_var": tr.foreach}
+    if tr.kind is TransitionKind.PARALLEL:
+        n = call["num_parallel"]
+        if not isinstance(n, int) or n < 1:
+            raise StepError(f"step {step.name!r}: num_parallel must be a positive int, got {n!r}")
+        return {"foreach_num_splits": n, "foreach_var": None}
+    if tr.kind is TransitionKind.SWITCH:
+        value = getattr(obj, tr.condition)
+        cases = call["cases"] or {}
+        branch = cases.get(value) if _hashable(value) else None
+        if branch is None:
+            branch = cases.get(str(value))
+        if branch is None:
+            raise StepError(
+                f"step {step.name!r}: condition self.{tr.condition} is {value!r}, which is none "
+                f"of the cases ({', '.join(map(repr, cases))})"
+            )
+        return {"branch": branch}
+    return {}
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _persist(ctx: TaskContext, obj: Any, state: TaskState) -> dict[str, dict]:
+    """Every artifact the task holds: inherited ones it never read keep their reference (no
+    load, no hashing); values it set or read are stored, once per distinct content."""
+    params = state.params
+    out: dict[str, dict] = {}
+    values = obj.__dict__
+    for name, ref in state.refs.items():
+        if name not in values:
+            out[name] = ref
+    for name, value in values.items():
+        if name == "_flowc_task" or name.startswith("__") or name in params:
+            continue
+        if name in state.loaded and isinstance(value, _IMMUTABLE):
+            out[name] = state.refs[name]
+            continue
+        out[name] = ctx.ds.put(name, value)
+    for attr, ref in ctx.run.param_refs.items():
+        out[attr] = ref
+    return out
+
+
+@contextmanager
+def _alarm(seconds: float | None, step: str):
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def fire(signum: int, frame: Any) -> None:
+        raise StepTimeout(f"step {step!r} timed out after {seconds:g} s (@timeout)")
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _set_current(ctx: TaskContext, step: str, index: Index, attempt: int, tempdir: str) -> None:
+    run = ctx.run
+    current.is_running_flow = True
+    current.flow_name = run.flow
+    current.run_id = run.run_id
+    current.step_name = step
+    current.task_id = task_id(index)
+    current.retry_count = attempt
+    current.origin_run_id = run.record.get("origin_run_id")
+    current.tempdir = tempdir
+    current.parameter_names = tuple(run.params)
+    current.pathspec = f"{run.flow}/{run.run_id}/{step}/{task_id(index)}"
+    current.username = run.record.get("user")
+    current.tags = tuple(run.record.get("tags", ()))
+
+
+def _reset_current() -> None:
+    for name in list(vars(current)):
+        delattr(current, name)
+
+
+def _print_failure(e: BaseException, step: str) -> None:
+    """The traceback as the user needs it: their frames, not flowc's."""
+    te = traceback.TracebackException.from_exception(e)
+    te.stack = traceback.StackSummary.from_list(
+        [f for f in te.stack if not f.filename.startswith(_FLOWC_DIR)]
+    )
+    text = "".join(te.format())
+    if isinstance(e, (StepError, ArtifactError, StepTimeout)) and not te.stack:
+        text = f"{type(e).__name__}: {e}\n"
+    sys.stderr.write(f"step {step!r} failed:\n{text}")
+    sys.stderr.flush()
+    try:
+        e._flowc_reported = True  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return f"{type(e).__name__}: {text}" if not isinstance(e, StepError) else text
+
+
+def _commit(
+    ds: Datastore,
+    result: TaskResult,
+    record: dict[str, Any],
+    cap: Capture | None,
+    started: float,
+    policy: StepPolicy,
+) -> None:
+    flow, run_id, step, tid, n = (
+        result.flow,
+        result.run_id,
+        result.step,
+        result.task_id,
+        result.attempt,
+    )
+    logs = {}
+    if cap is not None:
+        for stream, data in (("stdout", cap.out), ("stderr", cap.err)):
+            logs[stream] = len(data)
+            if data:
+                ds.write_bytes(layout.attempt_key(flow, run_id, step, tid, n, stream), bytes(data))
+    attempt_doc = {
+        "flow": flow,
+        "run_id": run_id,
+        "step": step,
+        "task_id": tid,
+        "attempt": n,
+        "status": result.status,
+        "error": result.error,
+        "caught": result.caught,
+        "started_at": started,
+        "finished_at": started + result.duration,
+        "logs": logs,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "decorators": list(policy.decorators),
+        "resources": policy.resources,
+    }
+    ds.write_json(layout.attempt_key(flow, run_id, step, tid, n, "attempt.json"), attempt_doc)
+    if result.ok:
+        ds.write_json(
+            layout.task_record_key(flow, run_id, step, tid),
+            {**attempt_doc, **record},
+        )
