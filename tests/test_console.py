@@ -35,12 +35,13 @@ def test_plain_mode_prints_task_outcomes_without_control_codes():
 def test_live_mode_draws_a_progress_line_and_clears_it():
     out = io.StringIO()
     c = Console("F", "42", out=out, live=True)
+    c.expect("train", 3)
     c.started("train")
     c.started("train")
     c.finished("train", "[42/train/0]", True, 0.01)
     c.redraw(force=True)
     text = out.getvalue()
-    assert "F/42  1 done  1 running (train)  0 failed" in text
+    assert "F/42  1 done  1 running (train)  0 failed  train 1/3" in text
     assert "done in" not in text  # successes only move the counter on a terminal
     c.clear()
     assert out.getvalue().endswith("\r\x1b[K")

@@ -248,3 +248,28 @@ def test_same_array_in_two_runs_is_stored_once(tmp_path):
     end = artifacts(tmp_path, "BigFlow", second, "end")
     assert start["a"][0] != -1.0 and end["a"][0] == -1.0
     assert end["total"] == pytest.approx(float(start["a"].sum()))
+
+
+def test_a_step_that_ignores_its_timeout_is_killed(tmp_path):
+    """@timeout interrupts Python code with a signal; code that blocks the signal (as C code
+    can) is killed from outside a few seconds later, and counts as failed."""
+    flow = write_flow(
+        tmp_path,
+        "    @step\n    def start(self):\n        self.next(self.stuck)\n\n"
+        "    @timeout(seconds=1)\n    @step\n    def stuck(self):\n"
+        "        import signal, time\n"
+        "        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])\n"
+        "        time.sleep(60)\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n",
+    )
+    flow.write_text(
+        flow.read_text().replace("import FlowSpec, step", "import FlowSpec, step, timeout")
+    )
+    started = time.time()
+    proc, run_id = run_flow(flow, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert time.time() - started < 30
+    assert "timed out after 1 s (@timeout); the task was killed" in proc.stdout
+    assert not (
+        tmp_path / "ds" / "runs" / "MisuseFlow" / run_id / "stuck" / "0" / "task.json"
+    ).exists()

@@ -6,15 +6,15 @@ read back into one fresh ``bytearray`` each (writeable, no intermediate copies).
 compressed (zlib, fast level) only when a sample of it shrinks enough to pay for the CPU time;
 random floats stay raw.
 
-The key is a SHA-256 over the uncompressed parts, so equal values get one blob whatever the
-compression decided. Large parts are hashed as a list of chunk digests, computed on every core.
+The key is a BLAKE3 digest of the uncompressed parts, so equal values get one blob whatever the
+compression decided. BLAKE3 is a cryptographic hash several times faster than SHA-256 and uses
+every core on large parts: hashing is most of the cost of storing a big array, and a loaded
+array is hashed again when its task ends (to tell whether the step changed it).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import pickle
 import struct
 import zlib
@@ -27,7 +27,8 @@ INLINE_BELOW = 64 * 1024  # buffers smaller than this stay inside the pickle str
 COMPRESS_FROM = 1024  # smaller parts are never worth compressing
 SAMPLE = 64 * 1024
 PAYS = 0.8  # compress when a sample shrinks to at most this fraction
-CHUNK = 8 * 1024 * 1024  # parts above this are hashed as chunk digests, in parallel
+THREADS_FROM = 4 * 1024 * 1024  # parts above this are hashed on every core
+UNINITIALISED_FROM = 1024 * 1024  # raw parts above this are read into unzeroed memory
 
 
 class SerializationError(Exception):
@@ -98,8 +99,8 @@ def deserialize(f: BinaryIO) -> Any:
         if part["c"] == "zlib":
             data.append(bytearray(zlib.decompress(f.read(part["z"]))))
         else:
-            buf = bytearray(part["n"])
-            view = memoryview(buf)
+            buf = _buffer(part["n"])
+            view = memoryview(buf).cast("B")
             got = 0
             while got < part["n"]:
                 k = f.readinto(view[got:])
@@ -108,6 +109,20 @@ def deserialize(f: BinaryIO) -> Any:
                 got += k
             data.append(buf)
     return pickle.loads(data[0], buffers=data[1:])
+
+
+def _buffer(n: int) -> bytearray:
+    """A writeable buffer of ``n`` bytes. Large ones come from numpy.empty when numpy is there
+    (large out-of-band buffers almost always belong to numpy, pandas or arrow objects): zeroing
+    half a gigabyte first would cost as much as reading it."""
+    if n >= UNINITIALISED_FROM:
+        try:
+            import numpy
+        except ImportError:
+            pass
+        else:
+            return numpy.empty(n, dtype=numpy.uint8)  # type: ignore[return-value]
+    return bytearray(n)
 
 
 def _codec(part: memoryview) -> str:
@@ -123,23 +138,15 @@ def _codec(part: memoryview) -> str:
 
 
 def _digest(parts: list[memoryview]) -> str:
-    h = hashlib.sha256()
+    from blake3 import blake3
+
+    h = blake3()
     for part in parts:
         h.update(struct.pack("<Q", part.nbytes))
-        if part.nbytes <= CHUNK:
-            h.update(part)
+        if part.nbytes >= THREADS_FROM:
+            h2 = blake3(max_threads=blake3.AUTO)
+            h2.update(part)
+            h.update(h2.digest())
         else:
-            for d in _chunk_digests(part):
-                h.update(d)
+            h.update(part)
     return h.hexdigest()
-
-
-def _chunk_digests(part: memoryview) -> list[bytes]:
-    chunks = [part[i : i + CHUNK] for i in range(0, part.nbytes, CHUNK)]
-    workers = min(len(chunks), os.cpu_count() or 1)
-    if workers < 2:
-        return [hashlib.sha256(c).digest() for c in chunks]
-    from concurrent.futures import ThreadPoolExecutor  # hashlib releases the GIL
-
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda c: hashlib.sha256(c).digest(), chunks))

@@ -26,6 +26,7 @@ class Console:
         self.done: Counter[str] = Counter()
         self.running: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
+        self.expected: Counter[str] = Counter()  # foreach bodies: how many tasks to come
         self.started_at = time.monotonic()
         self._status_shown = False
         self._last_draw = 0.0
@@ -73,6 +74,11 @@ class Console:
             self._print(f"{prefix} failed after {_ms(duration)}{note}\n")
         self.redraw()
 
+    def expect(self, step: str, n: int) -> None:
+        """A foreach opened ``n`` tasks of ``step``: show its progress as done/total."""
+        self.expected[step] += n
+        self.redraw()
+
     def message(self, text: str) -> None:
         self._print(text.rstrip("\n") + "\n")
 
@@ -86,10 +92,14 @@ class Console:
             return
         self._last_draw = now
         running = ", ".join(f"{s} x{n}" if n > 1 else s for s, n in self.running.items() if n)
+        foreach = "".join(
+            f"  {s} {self.done[s]}/{n}" for s, n in self.expected.items() if self.done[s] < n
+        )
         line = (
             f"{self.flow}/{self.run_id}  {sum(self.done.values())} done"
             f"  {sum(self.running.values())} running{f' ({running})' if running else ''}"
-            f"  {sum(self.failed.values())} failed  {time.monotonic() - self.started_at:.1f}s"
+            f"  {sum(self.failed.values())} failed{foreach}"
+            f"  {time.monotonic() - self.started_at:.1f}s"
         )
         width = 120
         self.out.write("\r\x1b[K" + line[:width])

@@ -357,6 +357,7 @@ class Executor:
         n = result.foreach_num_splits
         if n is not None:
             self.splits[(step, index)] = n
+            self.console.expect(self.g.steps[step].transition.targets[0], n)
         for target, idx in self.g.next_tasks(step, index, n, result.branch):
             if self.g.is_join(target):
                 key = (target, idx)
