@@ -25,6 +25,9 @@ class FlowSpec:
     """
 
     def __init__(self, use_cli: bool = True):
+        loader = sys.modules.get("flowc.runtime.loader")
+        if loader is not None and loader.importing:
+            return  # a flow file without a __main__ guard, being imported to run
         if use_cli:
             from flowc.cli import flow_main
 

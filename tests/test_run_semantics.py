@@ -200,3 +200,16 @@ def test_with_attaches_a_decorator_to_every_step(tmp_path):
     assert proc.returncode == 1 and "first attempt fails" in proc.stdout
     proc, run_id = ok_run(flow, tmp_path, "--with", "retry:times=1,minutes_between_retries=0")
     assert artifacts(tmp_path, "FlakyFlow", run_id, "start")["tries"] == 1
+
+
+def test_flow_file_without_a_main_guard(tmp_path):
+    flow = tmp_path / "noguard.py"
+    flow.write_text(
+        "from flowc import FlowSpec, step\n\n"
+        "class NoGuardFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.x = 1\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        print('x is', self.x)\n\n"
+        "NoGuardFlow()\n"
+    )
+    proc, run_id = ok_run(flow, tmp_path)
+    assert f"[{run_id}/end/0] x is 1" in proc.stdout

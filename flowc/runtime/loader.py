@@ -35,6 +35,9 @@ SHIM_NAMES = (
 )
 
 
+importing = False  # True while a flow module executes: a bare ``MyFlow()`` must not start a CLI
+
+
 class FlowImportError(Exception):
     """Importing the user's flow file failed; the message points at the line."""
 
@@ -77,6 +80,8 @@ def load_flow(path: str, flow_name: str) -> LoadedFlow:
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
+        global importing
+        importing = True
         try:
             spec.loader.exec_module(module)
         except BaseException as e:
@@ -84,6 +89,8 @@ def load_flow(path: str, flow_name: str) -> LoadedFlow:
             if isinstance(e, KeyboardInterrupt):
                 raise
             raise FlowImportError(_import_failure(path, e)) from e
+        finally:
+            importing = False
     cls = getattr(module, flow_name, None)
     if not isinstance(cls, type):
         raise FlowImportError(f"{path}: importing it defined no class {flow_name}")
