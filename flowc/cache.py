@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from flowc.atomic import write_atomic
 
 _FRONT_END = ("ir.py", "graph.py", "diagnostics.py", "check.py", "analyzer", "lint")
 _fingerprint: str | None = None
@@ -110,18 +111,7 @@ def store(key: str, parts: dict[str, dict[str, Any]], deps: list[tuple[str, str]
 
 def _write_atomic(path: Path, doc: dict[str, Any]) -> bool:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(doc, f, separators=(",", ":"))
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(path, [json.dumps(doc, separators=(",", ":")).encode()])
     except OSError:
         return False
     return True

@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Iterable
 from typing import BinaryIO, Protocol
 
+from flowc.atomic import write_atomic
+
 Buffer = bytes | bytearray | memoryview
 
 
@@ -52,25 +54,7 @@ class LocalStorage:
         return open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
 
     def write(self, key: str, parts: Iterable[Buffer]) -> None:
-        path = self._path(key)
-        folder, name = os.path.split(path)
-        tmp = os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            f = open(tmp, "wb")  # noqa: SIM115
-        except FileNotFoundError:
-            os.makedirs(folder, exist_ok=True)
-            f = open(tmp, "wb")  # noqa: SIM115
-        try:
-            with f:
-                for part in parts:
-                    f.write(part)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(self._path(key), parts)
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))
