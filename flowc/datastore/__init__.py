@@ -14,7 +14,7 @@ import reprlib
 from typing import Any
 
 from flowc.datastore import layout
-from flowc.datastore.serialize import SerializationError, deserialize, serialize
+from flowc.datastore.serialize import Loaded, SerializationError, deserialize, load, serialize
 from flowc.datastore.storage import Storage, open_storage
 
 DEFAULT_URL = ".flowc"
@@ -100,6 +100,11 @@ class Datastore:
         """The value of a blob. Every call returns a fresh object, as Metaflow does."""
         with self.storage.open_read(layout.blob_key(sha)) as f:
             return deserialize(f)
+
+    def load(self, sha: str) -> tuple[Any, Loaded]:
+        """The value and what :func:`flowc.datastore.serialize.unchanged` needs later."""
+        with self.storage.open_read(layout.blob_key(sha)) as f:
+            return load(f)
 
     # --- records -----------------------------------------------------------------------------
 

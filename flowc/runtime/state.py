@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flowc.datastore import Datastore
+    from flowc.datastore.serialize import Loaded
     from flowc.ir import Step
 
 
@@ -36,7 +37,7 @@ class TaskState:
         self.frames = frames
         self.read_only = read_only
         self.pathspec = pathspec
-        self.loaded: dict[str, str] = {}  # name -> sha of artifacts read from refs
+        self.loaded: dict[str, Loaded] = {}  # artifacts read from refs
         self.deleted: set[str] = set()
         self.next_call: dict | None = None
         self._inputs: dict[int, Any] = {}
@@ -56,9 +57,8 @@ class TaskState:
                     else ""
                 )
             )
-        value = self.ds.get(ref["sha"])
+        value, self.loaded[name] = self.ds.load(ref["sha"])
         obj.__dict__[name] = value
-        self.loaded[name] = ref["sha"]
         return value
 
     def check_set(self, name: str) -> None:

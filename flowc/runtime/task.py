@@ -25,6 +25,7 @@ from typing import Any
 from flowc.authoring import current
 from flowc.datastore import ArtifactError, Datastore, layout
 from flowc.datastore.layout import Index, task_id
+from flowc.datastore.serialize import unchanged
 from flowc.graph import is_foreach
 from flowc.ir import NodeKind, TransitionKind
 from flowc.runtime.capture import Capture
@@ -310,8 +311,8 @@ def _hashable(value: Any) -> bool:
 
 
 def _persist(ctx: TaskContext, obj: Any, state: TaskState) -> dict[str, dict]:
-    """Every artifact the task holds: inherited ones it never read keep their reference (no
-    load, no hashing); values it set or read are stored, once per distinct content."""
+    """Every artifact the task holds: inherited ones it never read, or read without changing
+    them, keep their reference; values it set or changed are stored, once per content."""
     params = state.params
     out: dict[str, dict] = {}
     values = obj.__dict__
@@ -321,8 +322,10 @@ def _persist(ctx: TaskContext, obj: Any, state: TaskState) -> dict[str, dict]:
     for name, value in values.items():
         if name == "_flowc_task" or name.startswith("__") or name in params:
             continue
-        if name in state.loaded and isinstance(value, _IMMUTABLE):
-            out[name] = state.refs[name]
+        if name in state.loaded and (
+            isinstance(value, _IMMUTABLE) or unchanged(value, state.loaded[name])
+        ):
+            out[name] = state.refs[name]  # read but not changed: no hashing, no writing
             continue
         out[name] = ctx.ds.put(name, value)
     for attr, ref in ctx.run.param_refs.items():
