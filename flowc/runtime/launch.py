@@ -203,6 +203,12 @@ def run_task(
         raise LaunchError(f"{ir.name} has no step {step!r} (steps: {names})")
     if attempt < 0:
         raise LaunchError(f"--attempt must be 0 or more (got {attempt})")
+    from flowc.datastore.layout import parse_index
+
+    try:
+        idx = parse_index(index, ir.step(step).foreach_depth)
+    except ValueError as e:
+        raise LaunchError(f"--index: {e}") from None
     ds = _datastore(opts.datastore)
     loaded = _load(path, ir)
     run = RunInfo.load(ds, ir.name, run_id)
@@ -220,12 +226,6 @@ def run_task(
             "pass only ids to later tasks"
         )
     run_ir = load_ir(ds, ir.name, run_id) or ir
-    try:
-        from flowc.datastore.layout import parse_index
-
-        idx = parse_index(index, run_ir.step(step).foreach_depth)
-    except ValueError as e:
-        raise LaunchError(f"--index: {e}") from None
     ctx = TaskContext(loaded, Graph(run_ir), ds, run)
     result = execute_task(ctx, step, idx, attempt)
     doc = result.to_dict()
