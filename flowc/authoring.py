@@ -202,11 +202,19 @@ class _Current:
     task_id: str | None = None
     retry_count = 0
     origin_run_id: str | None = None
-    tempdir: str | None = None
+    _tempdir: str | None = None
+    _make_tempdir: Any = None  # set by the task contract; the folder is made on first use
     parameter_names: tuple[str, ...] = ()
     pathspec: str | None = None
     username: str | None = None
     tags: tuple[str, ...] = ()
+
+    @property
+    def tempdir(self) -> str | None:
+        """A private temporary folder for this task, removed when the task ends."""
+        if self._tempdir is None and self._make_tempdir is not None:
+            self._tempdir = self._make_tempdir()
+        return self._tempdir
 
     def __repr__(self) -> str:
         return (

@@ -11,8 +11,9 @@ only has to pass the run id, the index path and the attempt.
     runs/<Flow>/<run>/run.json                      the run record (parameters, user, tags)
     runs/<Flow>/<run>/ir.json                       the flow's IR the run was started with
     runs/<Flow>/<run>/status.json                   final status, written when the run ends
-    runs/<Flow>/<run>/<step>/<task>/task.json       commit marker of a task that succeeded
-    runs/<Flow>/<run>/<step>/<task>/<n>.attempt.json, <n>.stdout, <n>.stderr   each attempt
+    runs/<Flow>/<run>/<step>/<task>/task.json       the attempt that succeeded: commit marker
+    runs/<Flow>/<run>/<step>/<task>/<n>.attempt.json   each attempt that failed
+    runs/<Flow>/<run>/<step>/<task>/<n>.stdout, <n>.stderr   each attempt's output
 """
 
 from __future__ import annotations

@@ -84,6 +84,7 @@ class Executor:
         self.tasks = 0
         self.retried = 0
         self.stopping = False
+        self.exiting: set[int] = set()  # children that reported and are exiting
         self._seq = 0
 
     def policy(self, step: str) -> StepPolicy:
@@ -117,6 +118,7 @@ class Executor:
                     self._readable(sk.fd)
                 if not events:
                     self._reap_exited()
+                self._collect_exited()
                 self._enforce_deadlines()
         except KeyboardInterrupt:
             interrupted = True
@@ -124,6 +126,7 @@ class Executor:
         finally:
             self.sel.close()
             self.console.clear()
+            self._collect_exited(block=True)
         ok = self.failure is None and not interrupted
         status = "succeeded" if ok else "failed"
         detail = {}
@@ -225,6 +228,7 @@ class Executor:
             view = memoryview(data)
             while view:
                 view = view[os.write(res_w, view) :]
+            os.close(res_w)  # the parent moves on now, not after this process is torn down
         except BaseException:  # noqa: BLE001 - report anything, then leave without cleanup
             try:
                 traceback.print_exc()
@@ -263,8 +267,12 @@ class Executor:
         for fd, kind in list(child.fds.items()):
             if self.by_fd.get(fd) is child and kind != "res":  # fd numbers get reused
                 self._drain(child, fd, kind)
-        status = child.status if child.status is not None else os.waitpid(child.pid, 0)[1]
         del self.children[child.pid]
+        status = child.status
+        if status is None and not self._has_result(child):
+            status = os.waitpid(child.pid, 0)[1]  # it died: how, matters
+        elif status is None:
+            self.exiting.add(child.pid)  # collected later, without waiting for it
         self.console.flush_output(child.pid, child.prefix)
         step, index = child.key
         result = self._result_of(child, status)
@@ -295,6 +303,20 @@ class Executor:
             self.failure = result
             self._stop_all("cancelled")
 
+    @staticmethod
+    def _has_result(child: Child) -> bool:
+        try:
+            json.loads(child.result)
+        except ValueError:
+            return False
+        return True
+
+    def _collect_exited(self, block: bool = False) -> None:
+        for pid in list(self.exiting):
+            done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
+            if done:
+                self.exiting.discard(pid)
+
     def _drain_result(self, child: Child, fd: int) -> None:
         while True:
             try:
@@ -317,7 +339,7 @@ class Executor:
             self.console.output(child.pid, child.prefix, kind, data)
         self._close(fd)
 
-    def _result_of(self, child: Child, status: int) -> TaskResult:
+    def _result_of(self, child: Child, status: int | None) -> TaskResult:
         step, index = child.key
         run = self.ctx.run
         if child.result:
@@ -325,6 +347,9 @@ class Executor:
                 return TaskResult(**json.loads(child.result))
             except (ValueError, TypeError):
                 pass
+        if status is None:  # the result did not parse after all: collect the exit status
+            self.exiting.discard(child.pid)
+            status = os.waitpid(child.pid, 0)[1]
         if child.killed:
             error = child.killed
         elif os.WIFSIGNALED(status):

@@ -87,14 +87,13 @@ def execute_task(
     record: dict[str, Any] = {}
     policy = StepPolicy()
     cap = Capture() if capture else None
-    tempdir = tempfile.mkdtemp(prefix=f"flowc-{step_name}-")
     try:
         if cap is not None:
             cap.__enter__()
         try:
             func = find_function(ctx.flow.cls, step_name)
             policy = policy_for(func, run.with_specs)
-            record = _run_step(ctx, step_name, index, attempt, func, policy, tempdir, result)
+            record = _run_step(ctx, step_name, index, attempt, func, policy, result)
             result.status = "ok"
         except BaseException as e:  # noqa: BLE001 - every failure becomes a failed attempt
             if isinstance(e, KeyboardInterrupt):
@@ -105,8 +104,9 @@ def execute_task(
     finally:
         if cap is not None:
             cap.stop()
+        if current._tempdir is not None:
+            shutil.rmtree(current._tempdir, ignore_errors=True)
         _reset_current()
-        shutil.rmtree(tempdir, ignore_errors=True)
     result.duration = time.time() - started
     _commit(ctx.ds, result, record, cap, started, policy)
     return result
@@ -119,13 +119,12 @@ def _run_step(
     attempt: int,
     func: Any,
     policy: StepPolicy,
-    tempdir: str,
     result: TaskResult,
 ) -> dict[str, Any]:
     step = ctx.graph.steps[step_name]
     obj, inputs, parents = _prepare(ctx, step_name, index)
     state: TaskState = obj.__dict__["_flowc_task"]
-    _set_current(ctx, step_name, index, attempt, tempdir)
+    _set_current(ctx, step_name, index, attempt)
     os.environ.update(policy.env)
     try:
         with _alarm(policy.timeout, step_name):
@@ -351,7 +350,7 @@ def _alarm(seconds: float | None, step: str):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _set_current(ctx: TaskContext, step: str, index: Index, attempt: int, tempdir: str) -> None:
+def _set_current(ctx: TaskContext, step: str, index: Index, attempt: int) -> None:
     run = ctx.run
     current.is_running_flow = True
     current.flow_name = run.flow
@@ -360,7 +359,7 @@ def _set_current(ctx: TaskContext, step: str, index: Index, attempt: int, tempdi
     current.task_id = task_id(index)
     current.retry_count = attempt
     current.origin_run_id = run.record.get("origin_run_id")
-    current.tempdir = tempdir
+    current._make_tempdir = lambda: tempfile.mkdtemp(prefix=f"flowc-{step}-")
     current.parameter_names = tuple(run.params)
     current.pathspec = f"{run.flow}/{run.run_id}/{step}/{task_id(index)}"
     current.username = run.record.get("user")
@@ -432,9 +431,7 @@ def _commit(
         "decorators": list(policy.decorators),
         "resources": policy.resources,
     }
-    ds.write_json(layout.attempt_key(flow, run_id, step, tid, n, "attempt.json"), attempt_doc)
-    if result.ok:
-        ds.write_json(
-            layout.task_record_key(flow, run_id, step, tid),
-            {**attempt_doc, **record},
-        )
+    if result.ok:  # the commit marker is this attempt's record
+        ds.write_json(layout.task_record_key(flow, run_id, step, tid), {**attempt_doc, **record})
+    else:
+        ds.write_json(layout.attempt_key(flow, run_id, step, tid, n, "attempt.json"), attempt_doc)
