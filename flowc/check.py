@@ -86,6 +86,14 @@ def check_file(path: str, flow: str | None = None, *, use_cache: bool = True) ->
     return Checked(meta, flows=flows)
 
 
+def is_cached(path: str, flow: str | None = None) -> bool:
+    """Whether :func:`check_file` would answer from the cache (without analysing)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    key = cache.key_for(path, data, flow)
+    return key is not None and cache.load(key, "meta") is not None
+
+
 def _cached_flows(key: str, path: str, flow: str | None) -> tuple[FlowIR, ...]:
     part = cache.load(key, "ir")
     if part is not None:

@@ -36,6 +36,7 @@ def checked_flow(path: str, flow_name: str | None) -> tuple[FlowIR, tuple[Diagno
     """The flow's IR and its warnings; lint or analyzer errors refuse to run it."""
     from flowc.check import check_file
 
+    _analyse_in_a_child(path, flow_name)
     checked = check_file(path, flow_name)
     stopping = [d for d in checked.analyzer_diagnostics if d.is_error]
     if stopping:
@@ -60,6 +61,31 @@ def checked_flow(path: str, flow_name: str | None) -> tuple[FlowIR, tuple[Diagno
             found,
         )
     return ir, tuple(d for d in found if not d.is_error)
+
+
+def _analyse_in_a_child(path: str, flow_name: str | None) -> None:
+    """On a cache miss, analyse in a forked child that fills the cache, so that libcst never
+    loads into this process: the executor forks a child per task, and a lean parent forks
+    faster (about 1 ms a task less). Where that cannot work, the caller analyses in-process."""
+    from flowc.cache import cache_dir
+    from flowc.check import check_file, is_cached
+
+    if not hasattr(os, "fork") or "libcst" in sys.modules or cache_dir() is None:
+        return
+    if is_cached(path, flow_name):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child only fills the cache
+        code = 0
+        try:
+            check_file(path, flow_name)
+        except BaseException:  # noqa: BLE001 - the parent analyses again and reports it
+            code = 1
+        finally:
+            os._exit(code)
+    os.waitpid(pid, 0)
 
 
 def _load(path: str, ir: FlowIR):
