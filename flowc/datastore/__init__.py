@@ -90,12 +90,6 @@ class Datastore:
             self._known_blobs.add(s.sha)
         return {"sha": s.sha, "size": s.size, "type": type_name(value), "repr": short_repr(value)}
 
-    def sha_of(self, value: Any) -> str | None:
-        try:
-            return serialize(value).sha
-        except SerializationError:
-            return None
-
     def get(self, sha: str) -> Any:
         """The value of a blob. Every call returns a fresh object, as Metaflow does."""
         with self.storage.open_read(layout.blob_key(sha)) as f:
@@ -131,9 +125,6 @@ class Datastore:
 
     def task_record(self, flow: str, run_id: str, step: str, task: str) -> dict | None:
         return self.read_json(layout.task_record_key(flow, run_id, step, task))
-
-    def run_status(self, flow: str, run_id: str) -> dict | None:
-        return self.read_json(f"{layout.run_dir(flow, run_id)}/status.json")
 
     def tasks(self, flow: str, run_id: str, step: str) -> list[str]:
         """Committed task ids of a step, in index order."""

@@ -51,10 +51,6 @@ def blob_key(sha: str) -> str:
     return f"blobs/{sha[:2]}/{sha[2:]}"
 
 
-def flow_dir(flow: str) -> str:
-    return f"runs/{flow}"
-
-
 def run_dir(flow: str, run_id: str) -> str:
     return f"runs/{flow}/{run_id}"
 
