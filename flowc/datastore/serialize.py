@@ -71,7 +71,8 @@ class Serialized:
             pos += pad + (len(part) if isinstance(part, bytes) else part.nbytes)
 
 
-def serialize(obj: Any) -> Serialized:
+def _pickle(obj: Any) -> tuple[bytes, list[memoryview]]:
+    """The pickle stream and the large contiguous buffers kept out of it."""
     buffers: list[memoryview] = []
 
     def out_of_band(buf: pickle.PickleBuffer) -> bool:
@@ -84,8 +85,12 @@ def serialize(obj: Any) -> Serialized:
         buffers.append(raw)
         return False
 
+    return pickle.dumps(obj, protocol=5, buffer_callback=out_of_band), buffers
+
+
+def serialize(obj: Any) -> Serialized:
     try:
-        main = pickle.dumps(obj, protocol=5, buffer_callback=out_of_band)
+        main, buffers = _pickle(obj)
     except RecursionError as e:
         raise SerializationError(f"it is nested too deeply to pickle ({e})") from None
     except Exception as e:  # noqa: BLE001 - pickle raises many types for unpicklable values
@@ -155,20 +160,8 @@ def unchanged(value: Any, loaded: Loaded) -> bool:
     private file mapping were copied on write). False means "hash it again", never wrong."""
     if not loaded.mapped or not loaded.regions:
         return False
-    buffers: list[memoryview] = []
-
-    def out_of_band(buf: pickle.PickleBuffer) -> bool:
-        try:
-            raw = buf.raw()
-        except BufferError:
-            return True
-        if raw.nbytes < INLINE_BELOW:
-            return True
-        buffers.append(raw)
-        return False
-
     try:
-        main = pickle.dumps(value, protocol=5, buffer_callback=out_of_band)
+        main, buffers = _pickle(value)
     except Exception:  # noqa: BLE001 - let the normal path report it
         return False
     if main != loaded.main or [(_address(b), b.nbytes) for b in buffers] != loaded.regions:
