@@ -47,6 +47,23 @@ def parse_index(text: str | None, depth: int) -> Index:
     return index
 
 
+def check_run_id(run_id: str) -> str:
+    """Run ids come from orchestrators (``manual__2026-01-01T00:00:00+00:00``, ``wf-x7k2p``):
+    anything that is one plain path segment."""
+    if (
+        not run_id
+        or run_id.startswith(".")
+        or any(c in run_id for c in "/\\\0")
+        or len(run_id) > 200
+        or not run_id.isprintable()
+    ):
+        raise ValueError(
+            f"run id {run_id!r} cannot name a folder: use 1 to 200 printable characters, "
+            "no '/' or '\\', not starting with '.'"
+        )
+    return run_id
+
+
 def blob_key(sha: str) -> str:
     return f"blobs/{sha[:2]}/{sha[2:]}"
 

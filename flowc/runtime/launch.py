@@ -229,8 +229,12 @@ def run_task(
         raise LaunchError(f"{ir.name} has no step {step!r} (steps: {names})")
     if attempt < 0:
         raise LaunchError(f"--attempt must be 0 or more (got {attempt})")
-    from flowc.datastore.layout import parse_index
+    from flowc.datastore.layout import check_run_id, parse_index
 
+    try:
+        check_run_id(run_id)
+    except ValueError as e:
+        raise LaunchError(f"--run-id: {e}") from None
     try:
         idx = parse_index(index, ir.step(step).foreach_depth)
     except ValueError as e:
@@ -253,6 +257,7 @@ def run_task(
         )
     run_ir = load_ir(ds, ir.name, run_id) or ir
     ctx = TaskContext(loaded, Graph(run_ir), ds, run)
+    _check_index(ctx, step, idx)
     result = execute_task(ctx, step, idx, attempt)
     doc = result.to_dict()
     if result_file:
@@ -261,6 +266,22 @@ def run_task(
     sys.stdout.write(json.dumps({"flowc_result": doc}) + "\n")
     sys.stdout.flush()
     return 0 if result.ok else 1
+
+
+def _check_index(ctx, step: str, index) -> None:  # noqa: ANN001
+    """An index past the end of its foreach is bad input, not a failed task."""
+    from flowc.graph import is_foreach
+    from flowc.runtime.task import find_parent
+    from flowc.runtime.state import StepError
+
+    g = ctx.graph
+    if g.is_join(step) or not any(is_foreach(g.steps[p]) for p in g.preds.get(step, ())):
+        return
+    try:
+        find_parent(ctx, step, index)
+    except StepError as e:
+        if "does not exist" in str(e):
+            raise LaunchError(f"--index: {e}") from None
 
 
 def _display(url: str) -> str:

@@ -222,11 +222,7 @@ def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, 
     else:
         cands = g.parent_candidates(step_name, index)
         if cands:
-            hit = next(((s, r) for s, i in cands if (r := _committed(ds, run, s, i))), None)
-            if hit is None:
-                names = ", ".join(f"{s}/{task_id(i)}" for s, i in cands)
-                raise StepError(f"step {step_name!r} has no finished parent task ({names})")
-            parent, rec = hit
+            parent, rec = find_parent(ctx, step_name, index)
             parents.append(f"{parent}/{rec['task_id']}")
             refs = {k: v for k, v in rec["artifacts"].items() if k not in params}
             frames = list(rec["frames"])
@@ -244,6 +240,37 @@ def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, 
     obj.__dict__["_flowc_task"] = TaskState(ds, step, refs, params, frames, pathspec=pathspec)
     obj.__dict__.update(run.params)
     return obj, inputs, parents
+
+
+def find_parent(ctx: TaskContext, step_name: str, index: Index) -> tuple[str, dict]:
+    """The finished task a non-join task continues from. A branch a switch did not take has
+    no parent (so it never runs, and the step where the branches meet reads the taken one);
+    an index past the end of its foreach has none either."""
+    g, ds, run = ctx.graph, ctx.ds, ctx.run
+    found = []
+    for s, i in g.parent_candidates(step_name, index):
+        rec = _committed(ds, run, s, i)
+        if rec is None:
+            continue
+        tr = g.steps[s].transition
+        if tr is not None and tr.kind is TransitionKind.SWITCH and rec.get("branch") != step_name:
+            if len(g.preds.get(step_name, ())) == 1:
+                raise StepError(
+                    f"step {step_name!r} does not run in this run: switch {s!r} took "
+                    f"{rec.get('branch')!r}"
+                )
+            continue
+        if is_foreach(g.steps[s]) and index[-1] >= rec["foreach_num_splits"]:
+            n = rec["foreach_num_splits"]
+            raise StepError(
+                f"{step_name}/{task_id(index)} does not exist: the foreach of {s!r} has {n} "
+                f"item{'s' if n != 1 else ''} (indices 0 to {n - 1})"
+            )
+        found.append((s, rec))
+    if not found:
+        names = ", ".join(f"{s}/{task_id(i)}" for s, i in g.parent_candidates(step_name, index))
+        raise StepError(f"step {step_name!r} has no finished parent task ({names})")
+    return found[0]
 
 
 def _committed(ds: Datastore, run: RunInfo, step: str, index: Index) -> dict | None:
