@@ -56,6 +56,14 @@ class Checked:
     def errors(self) -> tuple[Diagnostic, ...]:
         return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
 
+    def chosen_flow(self) -> FlowIR | None:
+        """The flow a command is about: the only one, or the one run under ``__main__``;
+        ``None`` when the file holds several and none is the main one (pick with --flow)."""
+        flows = {ir.name: ir for ir in self.flows}
+        if len(flows) == 1:
+            return next(iter(flows.values()))
+        return flows.get(self.main_flow) if self.main_flow else None
+
     def diagnostics_for(self, flow_name: str) -> tuple[Diagnostic, ...]:
         """The file's analyzer findings plus the lint findings of one of its flows."""
         return sort_diagnostics(self.analyzer_diagnostics + self.lint_by_flow.get(flow_name, ()))

@@ -105,11 +105,9 @@ def _one_flow(checked: Checked, path: str, flow_name: str | None):
     if stopping:
         _print_diagnostics(stopping, err=True)
         raise click.exceptions.Exit(EXIT_USAGE)
-    flows = {ir.name: ir for ir in checked.flows}
-    if len(flows) == 1:
-        return next(iter(flows.values()))
-    if checked.main_flow in flows:
-        return flows[checked.main_flow]
+    ir = checked.chosen_flow()
+    if ir is not None:
+        return ir
     names = ", ".join(checked.candidates)
     raise CommandError(f"{path} holds several flows ({names}); pick one with --flow NAME")
 

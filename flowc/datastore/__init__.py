@@ -59,7 +59,6 @@ class Datastore:
     def __init__(self, url: str | None = None, storage: Storage | None = None):
         self.url = resolve_url(url)
         self.storage = storage or open_storage(self.url)
-        self._blob_cache: dict[str, Any] = {}
         self._known_blobs: set[str] = set()
 
     def check_writable(self) -> None:

@@ -158,7 +158,7 @@ class Executor:
                 child.status = status
                 for fd, kind in list(child.fds.items()):
                     if self.by_fd.get(fd) is child and kind == "res":
-                        self._drain_result(child, fd)
+                        self._drain(child, fd, kind)
                 self._reap(child)
 
     # --- children -----------------------------------------------------------------------------
@@ -317,17 +317,6 @@ class Executor:
             if done:
                 self.exiting.discard(pid)
 
-    def _drain_result(self, child: Child, fd: int) -> None:
-        while True:
-            try:
-                data = os.read(fd, 65536)
-            except BlockingIOError:
-                break
-            if not data:
-                break
-            child.result += data
-        self._close(fd)
-
     def _drain(self, child: Child, fd: int, kind: str) -> None:
         while True:
             try:
@@ -336,7 +325,10 @@ class Executor:
                 break  # a process the task started still holds the pipe: stop listening
             if not data:
                 break
-            self.console.output(child.pid, child.prefix, kind, data)
+            if kind == "res":
+                child.result += data
+            else:
+                self.console.output(child.pid, child.prefix, kind, data)
         self._close(fd)
 
     def _result_of(self, child: Child, status: int | None) -> TaskResult:

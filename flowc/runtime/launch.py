@@ -41,12 +41,8 @@ def checked_flow(path: str, flow_name: str | None) -> tuple[FlowIR, tuple[Diagno
     stopping = [d for d in checked.analyzer_diagnostics if d.is_error]
     if stopping:
         raise LaunchError(f"{path}: cannot run this file", stopping)
-    flows = {ir.name: ir for ir in checked.flows}
-    if len(flows) == 1:
-        ir = next(iter(flows.values()))
-    elif checked.main_flow in flows:
-        ir = flows[checked.main_flow]
-    else:
+    ir = checked.chosen_flow()
+    if ir is None:
         raise LaunchError(
             f"{path} holds several flows ({', '.join(checked.candidates)}); pick one with "
             "--flow NAME"
@@ -270,18 +266,17 @@ def run_task(
 
 def _check_index(ctx, step: str, index) -> None:  # noqa: ANN001
     """An index past the end of its foreach is bad input, not a failed task."""
-    from flowc.graph import is_foreach
+    from flowc.runtime.state import NoSuchTask, StepError
     from flowc.runtime.task import find_parent
-    from flowc.runtime.state import StepError
 
-    g = ctx.graph
-    if g.is_join(step) or not any(is_foreach(g.steps[p]) for p in g.preds.get(step, ())):
+    if ctx.graph.is_join(step) or not ctx.graph.preds.get(step):
         return
     try:
         find_parent(ctx, step, index)
-    except StepError as e:
-        if "does not exist" in str(e):
-            raise LaunchError(f"--index: {e}") from None
+    except NoSuchTask as e:
+        raise LaunchError(f"--index: {e}") from None
+    except StepError:
+        pass  # e.g. the parent has not finished: the task itself reports that
 
 
 def _display(url: str) -> str:

@@ -19,6 +19,10 @@ class StepError(Exception):
     """A misuse of the flow API inside a step (a bad ``self.next``, a merge conflict...)."""
 
 
+class NoSuchTask(StepError):
+    """The index path names no task of this run (past the end of its foreach)."""
+
+
 class TaskState:
     def __init__(
         self,

@@ -32,7 +32,7 @@ from flowc.runtime.capture import Capture
 from flowc.runtime.decorators import CaughtException, StepPolicy, policy_for
 from flowc.runtime.loader import LoadedFlow, find_function
 from flowc.runtime.runs import RunInfo
-from flowc.runtime.state import Inputs, StepError, TaskState
+from flowc.runtime.state import Inputs, NoSuchTask, StepError, TaskState
 from flowc.runtime.walk import Graph
 
 _FLOWC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -262,7 +262,7 @@ def find_parent(ctx: TaskContext, step_name: str, index: Index) -> tuple[str, di
             continue
         if is_foreach(g.steps[s]) and index[-1] >= rec["foreach_num_splits"]:
             n = rec["foreach_num_splits"]
-            raise StepError(
+            raise NoSuchTask(
                 f"{step_name}/{task_id(index)} does not exist: the foreach of {s!r} has {n} "
                 f"item{'s' if n != 1 else ''} (indices 0 to {n - 1})"
             )
