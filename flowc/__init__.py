@@ -25,6 +25,29 @@ from flowc.authoring import (
 
 __version__ = "0.1.0"
 
+# The client API loads on first use, so `import flowc` stays as light as the CLI needs.
+_CLIENT = frozenset(
+    (
+        "Flow",
+        "Run",
+        "Step",
+        "Task",
+        "DataArtifact",
+        "namespace",
+        "get_namespace",
+        "default_namespace",
+    )
+)
+
+
+def __getattr__(name: str):  # noqa: ANN202 - module attribute hook
+    if name in _CLIENT:
+        import flowc.client
+
+        return getattr(flowc.client, name)
+    raise AttributeError(f"module 'flowc' has no attribute {name!r}")
+
+
 __all__ = [
     "Config",
     "FlowSpec",
@@ -34,6 +57,14 @@ __all__ = [
     "card",
     "catch",
     "current",
+    "DataArtifact",
+    "Flow",
+    "Run",
+    "Step",
+    "Task",
+    "default_namespace",
+    "get_namespace",
+    "namespace",
     "environment",
     "project",
     "resources",

@@ -51,6 +51,10 @@ def cli(debug: bool) -> None:
     flowc run FLOW.py [--p v]     run it on this machine (parameters as options)
     flowc show FLOW.py            what the flow is: parameters, steps, transitions
     flowc validate FLOW.py|DIR    what is wrong with it, as file:line:col diagnostics
+    flowc resume FLOW.py [STEP]   re-run a failed run from where it failed
+    flowc runs FLOW               a flow's recent runs
+    flowc logs | dump PATHSPEC    a task's output, or its artifacts
+    flowc tag add|remove|list     a run's tags
     flowc task FLOW.py STEP ...   run one task (what orchestrators call)
     """
 
@@ -335,6 +339,161 @@ def task(
     )
 
 
+@cli.command(context_settings=_PASS_THROUGH)
+@click.argument("flow_file", metavar="FLOW_FILE")
+@click.argument("step", metavar="[STEP]", required=False)
+@click.option("--origin-run-id", metavar="ID", help="The run to resume (default: your latest).")
+@_run_options
+@click.option("--max-workers", type=int, metavar="N", help="Tasks run at once.")
+@click.option("--run-id-file", metavar="PATH", help="Write the new run id here when it starts.")
+@click.pass_context
+def resume(
+    ctx: click.Context,
+    flow_file: str,
+    step: str | None,
+    origin_run_id: str | None,
+    flow_name: str | None,
+    datastore: str | None,
+    tags: tuple[str, ...],
+    with_specs: tuple[str, ...],
+    max_workers: int | None,
+    run_id_file: str | None,
+) -> int:
+    """Resume a failed run: reuse what finished, run the failed step and what follows.
+
+    \b
+    flowc resume FLOW_FILE              from the step where your latest run failed
+    flowc resume FLOW_FILE STEP         re-run from STEP, even if it had succeeded
+    --origin-run-id ID                  resume that run instead of your latest
+    Finished tasks before it are cloned by reference (no data copied); the parameters are the
+    origin run's.
+    """
+    from flowc.runtime.launch import RunOptions, resume_flow
+
+    path = _flow_file(flow_file)
+    opts = RunOptions(flow_name, max_workers, datastore, tags, run_id_file, with_specs)
+    return _launch_errors(lambda: resume_flow(path, step, origin_run_id, list(ctx.args), opts))
+
+
+# --- run history ----------------------------------------------------------------------------
+
+_DATASTORE = click.option(
+    "--datastore", metavar="URL", help="Folder or fsspec URL (default: $FLOWC_DATASTORE or .flowc)."
+)
+
+
+def _client(call):  # noqa: ANN001, ANN202
+    """Client errors are bad input: one line, exit 2."""
+    from flowc.client import ClientError
+
+    try:
+        return call()
+    except ClientError as e:
+        raise CommandError(str(e)) from None
+
+
+def _store(url: str | None):  # noqa: ANN202
+    from flowc.datastore import Datastore, DatastoreError, resolve_url
+
+    url = resolve_url(url)
+    if "://" not in url and not os.path.isdir(url):
+        raise CommandError(
+            f"no datastore at {url}: runs are stored where flowc run ran (.flowc there); pass "
+            "--datastore PATH or set FLOWC_DATASTORE"
+        )
+    try:
+        return Datastore(url)
+    except (DatastoreError, ImportError, ValueError) as e:
+        raise CommandError(f"datastore {url}: {e}") from None
+
+
+def _flow_name(flow: str) -> str:
+    """A flow name, or the flow a .py file defines."""
+    if not flow.endswith(".py"):
+        return flow
+    from flowc.check import check_file
+
+    path = _flow_file(flow)
+    ir = _one_flow(check_file(path, None), path, None)
+    return ir.name
+
+
+@cli.command()
+@click.argument("flow", metavar="FLOW")
+@click.option("--all", "all_users", is_flag=True, help="Runs of every user, not only yours.")
+@click.option("-n", "--limit", type=int, default=20, show_default=True, help="How many runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@_DATASTORE
+def runs(flow: str, all_users: bool, limit: int, as_json: bool, datastore: str | None) -> int:
+    """List a flow's recent runs: id, status, start, duration, tags (FLOW: name or file)."""
+    import json
+
+    from flowc.client.terminal import format_runs, runs_rows
+    from flowc.runtime.runs import user_name
+
+    ds = _store(datastore)
+    name = _flow_name(flow)
+    user = None if all_users else user_name()
+    rows, hidden = _client(lambda: runs_rows(ds, name, user, max(0, limit)))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(format_runs(name, rows, hidden, user), nl=False)
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("pathspec", metavar="PATHSPEC")
+@click.option("--stdout", "only_out", is_flag=True, help="Only standard output.")
+@click.option("--stderr", "only_err", is_flag=True, help="Only standard error.")
+@_DATASTORE
+def logs(pathspec: str, only_out: bool, only_err: bool, datastore: str | None) -> int:
+    """Print what a task printed (FLOW/RUN/STEP/TASK), or every task of a step or run."""
+    from flowc.client.terminal import format_logs, open_pathspec
+
+    ds = _store(datastore)
+    streams = ("stdout",) if only_out else ("stderr",) if only_err else ("stdout", "stderr")
+    if only_out and only_err:
+        streams = ("stdout", "stderr")
+    text = _client(lambda: format_logs(open_pathspec(ds, pathspec), streams))
+    click.echo(text, nl=False)
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("pathspec", metavar="PATHSPEC")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_DATASTORE
+def dump(pathspec: str, as_json: bool, datastore: str | None) -> int:
+    """Show the artifacts of a task, step or run: name, type, size, a short repr."""
+    from flowc.client.terminal import dump_doc, format_dump, open_pathspec
+
+    ds = _store(datastore)
+    doc = _client(lambda: dump_doc(open_pathspec(ds, pathspec)))
+    click.echo(format_dump(doc, as_json), nl=False)
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(["add", "remove", "list"]))
+@click.argument("pathspec", metavar="FLOW/RUN")
+@click.argument("tags", nargs=-1, metavar="[TAG]...")
+@_DATASTORE
+def tag(action: str, pathspec: str, tags: tuple[str, ...], datastore: str | None) -> int:
+    """Add, remove or list a run's tags: flowc tag add LRFlow/123 prod."""
+    from flowc.client.terminal import change_tags
+
+    if action != "list" and not tags:
+        raise CommandError(f"flowc tag {action} {pathspec} needs at least one TAG")
+    if action == "list" and tags:
+        raise CommandError("flowc tag list takes only FLOW/RUN")
+    ds = _store(datastore)
+    run = _client(lambda: change_tags(ds, pathspec, action, tags))
+    for t in sorted(run.tags):
+        click.echo(t)
+    return EXIT_OK
+
+
 # --- shared helpers -------------------------------------------------------------------------
 
 
@@ -397,7 +556,7 @@ def main(argv: list[str] | None = None, prog_name: str | None = None) -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
-FLOW_VERBS = ("run", "show", "validate", "task")
+FLOW_VERBS = ("run", "resume", "show", "validate", "task")
 
 
 def flow_main(path: str, flow_name: str) -> None:

@@ -74,6 +74,12 @@ class Console:
             self._print(f"{prefix} failed after {_ms(duration)}{note}\n")
         self.redraw()
 
+    def cloned(self, step: str) -> None:
+        """Resume took this task from the origin run (counted, not printed: there may be
+        thousands; the run's summary says how many)."""
+        self.done[step] += 1
+        self.redraw()
+
     def expect(self, step: str, n: int) -> None:
         """A foreach opened ``n`` tasks of ``step``: show its progress as done/total."""
         self.expected[step] += n

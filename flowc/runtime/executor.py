@@ -20,6 +20,7 @@ import time
 import traceback
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flowc.datastore import layout
 from flowc.datastore.layout import Index, task_id
@@ -30,6 +31,9 @@ from flowc.runtime.loader import find_function
 from flowc.runtime.runs import finish_run
 from flowc.runtime.task import TaskContext, TaskResult, execute_task
 from flowc.runtime.walk import TaskKey
+
+if TYPE_CHECKING:
+    from flowc.runtime.resume import ClonePlan
 
 TIMEOUT_GRACE = 5.0  # seconds past @timeout before a task that ignores SIGALRM is killed
 POLL = 1.0  # seconds between checks for children that exited without closing their pipes
@@ -68,8 +72,11 @@ class RunOutcome:
 
 
 class Executor:
-    def __init__(self, ctx: TaskContext, max_workers: int, console: Console):
+    def __init__(
+        self, ctx: TaskContext, max_workers: int, console: Console, plan: ClonePlan | None = None
+    ):
         self.ctx = ctx
+        self.plan = plan
         self.g = ctx.graph
         self.max_workers = max(1, max_workers)
         self.console = console
@@ -108,7 +115,8 @@ class Executor:
                     self.ready.append((key, attempt))
                 while self.failure is None and self.ready and len(self.children) < self.max_workers:
                     key, attempt = self.ready.popleft()
-                    self._spawn(key, attempt)
+                    if not (attempt == 0 and self._clone(key)):
+                        self._spawn(key, attempt)
                 if not self.children and (
                     self.failure is not None or (not self.ready and not self.delayed)
                 ):
@@ -160,6 +168,17 @@ class Executor:
                     if self.by_fd.get(fd) is child and kind == "res":
                         self._drain(child, fd, kind)
                 self._reap(child)
+
+    def _clone(self, key: TaskKey) -> bool:
+        """Resume: take the origin run's finished task instead of running it."""
+        if self.plan is None:
+            return False
+        result = self.plan.clone(self.ctx.ds, self.ctx.run, key)
+        if result is None:
+            return False
+        self.console.cloned(key[0])
+        self._advance(key[0], key[1], result)
+        return True
 
     # --- children -----------------------------------------------------------------------------
 

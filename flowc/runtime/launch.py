@@ -148,19 +148,9 @@ def run_help(path: str, opts: RunOptions, prog: str) -> str:
 def run_flow(path: str, args: Sequence[str], opts: RunOptions) -> int:
     """Run a whole flow locally. Returns 0 when it succeeded, 1 when it failed, 130 when it was
     interrupted."""
-    from flowc.runtime.console import Console
-    from flowc.runtime.executor import Executor, default_workers
     from flowc.runtime.runs import start_run
-    from flowc.runtime.task import TaskContext
-    from flowc.runtime.walk import Graph
 
-    ir, warnings = checked_flow(path, opts.flow_name)
-    for d in warnings:
-        print(d.format(), file=sys.stderr)
-    if opts.max_workers is not None and opts.max_workers < 1:
-        raise LaunchError(f"--max-workers must be at least 1 (got {opts.max_workers})")
-    with_specs = _with(opts.with_specs)
-    loaded = _load(path, ir)
+    ir, loaded, with_specs = _prepare_run(path, opts)
     values, names = _params(loaded.cls, args, ir.name)
     ds = _datastore(opts.datastore)
     from flowc.datastore import ArtifactError
@@ -169,6 +159,62 @@ def run_flow(path: str, args: Sequence[str], opts: RunOptions) -> int:
         run = start_run(ds, ir, path, values, names, opts.tags, with_specs)
     except ArtifactError as e:
         raise LaunchError(f"a parameter value cannot be stored: {e}") from None
+    return _execute(ir, loaded, ds, run, opts)
+
+
+def resume_flow(
+    path: str, step: str | None, origin_run_id: str | None, args: Sequence[str], opts: RunOptions
+) -> int:
+    """Resume a run: clone what finished before the failed step (or ``step``), run the rest."""
+    from flowc.runtime.resume import ResumeError, choose_origin, plan_resume
+    from flowc.runtime.runs import RunInfo, load_ir, start_run, user_name
+
+    ir, loaded, with_specs = _prepare_run(path, opts)
+    if args:
+        raise LaunchError(
+            f"resume takes the parameters of the run it resumes, so {' '.join(args)!r} cannot "
+            "change them; start a new run with flowc run to use other values"
+        )
+    ds = _datastore(opts.datastore)
+    try:
+        if origin_run_id is not None:
+            from flowc.datastore.layout import check_run_id
+
+            check_run_id(origin_run_id)
+        origin_id = choose_origin(ds, ir.name, origin_run_id, user_name())
+        origin = RunInfo.load(ds, ir.name, origin_id)
+        assert origin is not None
+        plan = plan_resume(ds, ir, origin, load_ir(ds, ir.name, origin_id), step)
+    except ResumeError as e:
+        raise LaunchError(str(e)) from None
+    except (ValueError, KeyError, TypeError) as e:
+        where = f"{_display(ds.url)}/{layout.run_dir(ir.name, origin_run_id or '?')}"
+        raise LaunchError(
+            f"cannot resume: the origin run's records are damaged ({e}): {where}"
+        ) from None
+    run = start_run(ds, ir, path, {}, {}, opts.tags, with_specs or origin.with_specs, origin=origin)
+    from_what = f"step {step}" if step else "where it failed"
+    print(f"Resuming {ir.name}/{origin.run_id} from {from_what} as {ir.name}/{run.run_id}")
+    code = _execute(ir, loaded, ds, run, opts, plan)
+    return code
+
+
+def _prepare_run(path: str, opts: RunOptions):  # noqa: ANN202
+    ir, warnings = checked_flow(path, opts.flow_name)
+    for d in warnings:
+        print(d.format(), file=sys.stderr)
+    if opts.max_workers is not None and opts.max_workers < 1:
+        raise LaunchError(f"--max-workers must be at least 1 (got {opts.max_workers})")
+    with_specs = _with(opts.with_specs)
+    return ir, _load(path, ir), with_specs
+
+
+def _execute(ir: FlowIR, loaded, ds: Datastore, run, opts: RunOptions, plan=None) -> int:  # noqa: ANN001
+    from flowc.runtime.console import Console
+    from flowc.runtime.executor import Executor, default_workers
+    from flowc.runtime.task import TaskContext
+    from flowc.runtime.walk import Graph
+
     if opts.run_id_file:
         with open(opts.run_id_file, "w") as f:
             f.write(run.run_id)
@@ -180,10 +226,12 @@ def run_flow(path: str, args: Sequence[str], opts: RunOptions) -> int:
         f"datastore {where})"
     )
     ctx = TaskContext(loaded, Graph(ir), ds, run)
-    outcome = Executor(ctx, workers, console).run()
+    outcome = Executor(ctx, workers, console, plan).run()
     run_path = f"{where}/{layout.run_dir(ir.name, run.run_id)}"
     tasks = f"{outcome.tasks} task{'s' if outcome.tasks != 1 else ''}"
     retried = f", {outcome.retried} retried" if outcome.retried else ""
+    if plan is not None:
+        tasks += f", {plan.cloned} cloned from {ir.name}/{plan.origin.run_id}"
     if outcome.ok:
         console.message(
             f"Run {ir.name}/{run.run_id} succeeded in {outcome.duration:.2f} s ({tasks}"

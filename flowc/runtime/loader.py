@@ -58,9 +58,18 @@ def install_metaflow_shim() -> None:
     shim = types.ModuleType("metaflow", "flowc standing in for metaflow inside flowc's process")
     for name in SHIM_NAMES:
         setattr(shim, name, getattr(flowc, name))
+    shim.__getattr__ = _client_names  # type: ignore[attr-defined] - Flow, Run, ... on first use
     shim.__flowc_shim__ = True  # type: ignore[attr-defined]
     shim.__path__ = []  # type: ignore[attr-defined] - a package, for metaflow.* submodules
     sys.modules["metaflow"] = shim
+
+
+def _client_names(name: str):  # noqa: ANN202 - a module __getattr__
+    import flowc
+
+    if name in flowc._CLIENT:
+        return getattr(flowc, name)
+    raise AttributeError(f"flowc's stand-in for metaflow has no {name!r}")
 
 
 def load_flow(path: str, flow_name: str) -> LoadedFlow:

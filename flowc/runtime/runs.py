@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flowc.datastore import Datastore, layout
+from flowc.datastore import Datastore, index, layout
 from flowc.datastore.storage import LocalStorage
 from flowc.ir import FlowIR
 
@@ -68,9 +68,10 @@ def start_run(
     tags: list[str] | tuple[str, ...] = (),
     with_specs: list | tuple = (),
     run_id: str | None = None,
-    origin_run_id: str | None = None,
+    origin: RunInfo | None = None,
 ) -> RunInfo:
-    """Write the run record (once: an orchestrator's retried start task finds it there)."""
+    """Write the run record (once: an orchestrator's retried start task finds it there). A
+    resumed run takes its ``origin``'s parameters by reference."""
     if run_id is not None:
         existing = RunInfo.load(ds, ir.name, run_id)
         if existing is not None:
@@ -78,10 +79,11 @@ def start_run(
     else:
         run_id = _claim_run_id(ds, ir.name)
     refs = {}
+    if origin is not None:
+        params, refs = dict(origin.params), dict(origin.param_refs)
     for attr, value in params.items():
-        ref = ds.put(attr, value)
-        ref["name"] = param_names.get(attr, attr)
-        refs[attr] = ref
+        if attr not in refs:
+            refs[attr] = {**ds.put(attr, value), "name": param_names.get(attr, attr)}
     with open(flow_file, "rb") as f:
         code_sha = hashlib.sha256(f.read()).hexdigest()
     from flowc import __version__
@@ -96,19 +98,21 @@ def start_run(
         "with": [list(w) for w in with_specs],
         "flow_file": os.path.abspath(flow_file),
         "code_sha": code_sha,
-        "origin_run_id": origin_run_id,
+        "origin_run_id": origin.run_id if origin is not None else None,
         "flowc_version": __version__,
         "pid": os.getpid(),
     }
     base = layout.run_dir(ir.name, run_id)
     ds.write_json(f"{base}/ir.json", ir.to_dict())
     ds.write_json(f"{base}/run.json", record)
+    index.record_start(ds, record)
     return RunInfo(ir.name, run_id, record, dict(params))
 
 
 def finish_run(ds: Datastore, run: RunInfo, status: str, **detail: Any) -> None:
     doc = {"status": status, "finished_at": time.time(), **detail}
     ds.write_json(f"{layout.run_dir(run.flow, run.run_id)}/status.json", doc)
+    index.record_end(ds, run.flow, run.run_id, status, doc["finished_at"], detail.get("error"))
 
 
 def load_ir(ds: Datastore, flow: str, run_id: str) -> FlowIR | None:

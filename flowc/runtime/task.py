@@ -31,7 +31,7 @@ from flowc.ir import NodeKind, TransitionKind
 from flowc.runtime.capture import Capture
 from flowc.runtime.decorators import CaughtException, StepPolicy, policy_for
 from flowc.runtime.loader import LoadedFlow, find_function
-from flowc.runtime.runs import RunInfo
+from flowc.runtime.runs import RunInfo, finish_run
 from flowc.runtime.state import Inputs, NoSuchTask, StepError, TaskState
 from flowc.runtime.walk import Graph
 
@@ -109,6 +109,9 @@ def execute_task(
         _reset_current()
     result.duration = time.time() - started
     _commit(ctx.ds, result, record, cap, started, policy)
+    if result.ok and ctx.graph.steps[step_name].kind is NodeKind.END:
+        # the run is done, wherever it ran: orchestrators have no executor to say so
+        finish_run(ctx.ds, run, "succeeded")
     return result
 
 

@@ -1,0 +1,555 @@
+"""Flow, Run, Step, Task and DataArtifact: Metaflow's client objects over flowc's datastore.
+
+Objects are addressed by pathspec (``LRFlow/1764500000000000/train/0``) and read lazily:
+listing a flow's runs reads the run index (:mod:`flowc.datastore.index`), not the runs;
+opening a run reads its record; an artifact's value is loaded only through ``.data``. Runs
+made by ``flowc run``, ``flowc resume`` or an orchestrator backend look the same here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from flowc.client.namespace import NamespaceMismatch, NotFound, datastore, get_namespace
+from flowc.client.records import (
+    check_run,
+    check_status,
+    check_tags,
+    check_task,
+    read_record,
+    when,
+)
+from flowc.datastore import Datastore, layout
+
+
+def _split(pathspec: str, parts: int, kind: str, example: str) -> list[str]:
+    if not isinstance(pathspec, str):
+        raise NotFound(f"{kind} takes a pathspec string like {example!r}, not {pathspec!r}")
+    items = pathspec.strip("/").split("/")
+    if len(items) != parts or not all(items):
+        raise NotFound(f"{pathspec!r} is not a {kind} pathspec; use {example!r}")
+    return items
+
+
+class _Object:
+    _kind = "object"
+
+    def __init__(self, pathspec: str, ds: Datastore | None = None):
+        self.pathspec = pathspec
+        self._ds = ds or datastore()
+
+    @property
+    def id(self) -> str:
+        return self.pathspec.rsplit("/", 1)[-1]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}('{self.pathspec}')"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.pathspec == self.pathspec  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.pathspec))
+
+
+# --- Flow -----------------------------------------------------------------------------------------
+
+
+class Flow(_Object):
+    """A flow: every run of it in the current namespace, newest first."""
+
+    def __init__(self, pathspec: str, _ds: Datastore | None = None):
+        (name,) = _split(pathspec, 1, "Flow", "LRFlow")
+        super().__init__(name, _ds)
+        if not self._ds.storage.listdir(f"runs/{name}"):
+            known = self._ds.storage.listdir("runs")
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = (
+                f"; did you mean {close[0]!r}?"
+                if close
+                else (f" (flows there: {', '.join(known)})" if known else " (it holds no runs)")
+            )
+            raise NotFound(f"flow {name!r} has never run in the datastore {self._ds.url}{hint}")
+
+    def runs(self, *tags: str) -> Iterator[Run]:
+        """Runs in the current namespace carrying every tag given, newest first."""
+        from flowc.datastore.index import read_index
+
+        ns = get_namespace()
+        wanted = set(tags) | ({ns} if ns else set())
+        for entry in read_index(self._ds, self.id, _warn):
+            have = set(entry.tags) | {f"user:{entry.user}"}
+            if wanted <= have:
+                yield Run._from_index(self.id, entry, self._ds)
+
+    def __iter__(self) -> Iterator[Run]:
+        return self.runs()
+
+    def __getitem__(self, run_id: str) -> Run:
+        return Run(f"{self.id}/{run_id}", _ds=self._ds)
+
+    @property
+    def latest_run(self) -> Run | None:
+        return next(self.runs(), None)
+
+    @property
+    def latest_successful_run(self) -> Run | None:
+        return next((r for r in self.runs() if r.successful), None)
+
+
+def _warn(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, stacklevel=3)
+
+
+# --- Run ------------------------------------------------------------------------------------------
+
+
+class Run(_Object):
+    """One run of a flow."""
+
+    def __init__(self, pathspec: str, _ds: Datastore | None = None, _check_namespace: bool = True):
+        flow, run_id = _split(pathspec, 2, "Run", "LRFlow/1764500000000000")
+        super().__init__(f"{flow}/{run_id}", _ds)
+        self.flow_name, self._entry = flow, None
+        self._base = layout.run_dir(flow, run_id)
+        record = read_record(self._ds, f"{self._base}/run.json", check_run)
+        if record is None:
+            raise NotFound(_missing_run(self._ds, flow, run_id))
+        self._record = record
+        ns = get_namespace()
+        if _check_namespace and ns and ns not in self.tags:
+            raise NamespaceMismatch(
+                f"run {self.pathspec} is not in the namespace {ns!r} (it is user:"
+                f"{self.user}'s); call namespace(None) to see every run, or "
+                f"namespace('user:{self.user}')"
+            )
+
+    @classmethod
+    def _from_index(cls, flow: str, entry: Any, ds: Datastore) -> Run:
+        run = cls.__new__(cls)
+        _Object.__init__(run, f"{flow}/{entry.run_id}", ds)
+        run.flow_name, run._entry = flow, entry
+        run._base = layout.run_dir(flow, entry.run_id)
+        run._record = None
+        return run
+
+    # --- records ------------------------------------------------------------------------------
+
+    @property
+    def record(self) -> dict:
+        if self._record is None:
+            rec = read_record(self._ds, f"{self._base}/run.json", check_run)
+            if rec is None:
+                raise NotFound(f"run {self.pathspec} was listed but its record is gone")
+            self._record = rec
+        return self._record
+
+    def _status(self) -> dict | None:
+        return read_record(self._ds, f"{self._base}/status.json", check_status)
+
+    @property
+    def user(self) -> str | None:
+        return self._entry.user if self._entry is not None else self.record.get("user")
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        doc = read_record(self._ds, f"{self._base}/tags.json", check_tags)
+        return frozenset(doc["tags"] if doc is not None else self.record.get("tags", ()))
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return frozenset({f"user:{self.user}"})
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return self.user_tags | self.system_tags
+
+    def add_tag(self, tag: str) -> None:
+        self.add_tags([tag])
+
+    def add_tags(self, tags: list[str] | tuple[str, ...]) -> None:
+        self._set_tags(self.user_tags | set(_check_tags(tags)))
+
+    def remove_tag(self, tag: str) -> None:
+        self.remove_tags([tag])
+
+    def remove_tags(self, tags: list[str] | tuple[str, ...]) -> None:
+        self._set_tags(self.user_tags - set(_check_tags(tags)))
+
+    def replace_tag(self, old: str, new: str) -> None:
+        self._set_tags((self.user_tags - {old}) | set(_check_tags([new])))
+
+    def _set_tags(self, tags: set[str] | frozenset[str]) -> None:
+        from flowc.datastore.index import record_tags
+
+        ordered = sorted(tags)
+        self._ds.write_json(f"{self._base}/tags.json", {"tags": ordered})
+        record_tags(self._ds, self.flow_name, self.id, ordered)
+        if self._entry is not None:
+            self._entry.tags = ordered
+
+    @property
+    def created_at(self) -> datetime | None:
+        return when(self.record["created_at"])
+
+    @property
+    def finished_at(self) -> datetime | None:
+        status = self._status()
+        return when(status["finished_at"]) if status else None
+
+    @property
+    def finished(self) -> bool:
+        return self._status() is not None
+
+    @property
+    def successful(self) -> bool:
+        status = self._status()
+        return status is not None and status["status"] == "succeeded"
+
+    @property
+    def status(self) -> str:
+        """``running``, ``succeeded`` or ``failed``."""
+        status = self._status()
+        return status["status"] if status else "running"
+
+    @property
+    def origin_run_id(self) -> str | None:
+        return self.record.get("origin_run_id")
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        origin = self.origin_run_id
+        return f"{self.flow_name}/{origin}" if origin else None
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The run's parameter values by attribute name."""
+        return {attr: self._ds.get(ref["sha"]) for attr, ref in self.record["parameters"].items()}
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def _step_names(self) -> list[str]:
+        present = set(self._ds.storage.listdir(self._base))
+        ir = read_record(self._ds, f"{self._base}/ir.json")
+        order = [s["name"] for s in ir.get("steps", ())] if ir else sorted(present)
+        return [name for name in order if name in present]
+
+    def steps(self) -> Iterator[Step]:
+        """Steps that ran, in the flow's order."""
+        for name in self._step_names():
+            yield Step(f"{self.pathspec}/{name}", self._ds)
+
+    def __iter__(self) -> Iterator[Step]:
+        return self.steps()
+
+    def __getitem__(self, step: str) -> Step:
+        return Step(f"{self.pathspec}/{step}", self._ds)
+
+    def __contains__(self, step: str) -> bool:
+        return step in self._step_names()
+
+    @property
+    def end_task(self) -> Task | None:
+        if not self._ds.storage.exists(layout.task_record_key(self.flow_name, self.id, "end", "0")):
+            return None
+        return Task(f"{self.pathspec}/end/0", self._ds)
+
+    @property
+    def data(self) -> _Data | None:
+        """The end step's artifacts (None until the end step has finished)."""
+        end = self.end_task
+        return end.data if end is not None else None
+
+
+def _check_tags(tags: list[str] | tuple[str, ...]) -> list[str]:
+    if isinstance(tags, str):
+        tags = [tags]
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > 255:
+            raise ValueError(f"a tag is a non-empty string of up to 255 characters, not {tag!r}")
+    return list(tags)
+
+
+def _missing_run(ds: Datastore, flow: str, run_id: str) -> str:
+    if not ds.storage.listdir(f"runs/{flow}"):
+        return f"flow {flow!r} has never run in the datastore {ds.url}"
+    for other in ds.storage.listdir("runs"):
+        if other != flow and ds.storage.exists(f"runs/{other}/{run_id}/run.json"):
+            return f"run {run_id} is a run of {other}, not of {flow}: use '{other}/{run_id}'"
+    return f"{flow} has no run {run_id!r} in the datastore {ds.url}"
+
+
+# --- Step -----------------------------------------------------------------------------------------
+
+
+class Step(_Object):
+    """One step of a run: one task, or one per foreach item."""
+
+    def __init__(self, pathspec: str, _ds: Datastore | None = None):
+        flow, run_id, step = _split(pathspec, 3, "Step", "LRFlow/1764500000000000/train")
+        super().__init__(f"{flow}/{run_id}/{step}", _ds)
+        self.flow_name, self.run_id = flow, run_id
+        self._base = layout.step_dir(flow, run_id, step)
+        if not self._task_ids():
+            if read_record(self._ds, f"{layout.run_dir(flow, run_id)}/run.json") is None:
+                raise NotFound(_missing_run(self._ds, flow, run_id))
+            raise NotFound(f"run {flow}/{run_id} has no task of step {step!r}")
+
+    def _task_ids(self) -> list[str]:
+        ids = self._ds.storage.listdir(self._base)
+        return sorted(ids, key=lambda t: tuple(int(p) if p.isdigit() else -1 for p in t.split(".")))
+
+    def tasks(self) -> Iterator[Task]:
+        """Every task of the step, finished or failed, in index order."""
+        for tid in self._task_ids():
+            yield Task(f"{self.pathspec}/{tid}", self._ds)
+
+    def __iter__(self) -> Iterator[Task]:
+        return self.tasks()
+
+    def __getitem__(self, task_id: str) -> Task:
+        return Task(f"{self.pathspec}/{task_id}", self._ds)
+
+    @property
+    def task(self) -> Task:
+        """The step's task (the first one, for a foreach body)."""
+        return next(self.tasks())
+
+    @property
+    def created_at(self) -> datetime | None:
+        times = [t.created_at for t in self.tasks() if t.created_at is not None]
+        return min(times) if times else None
+
+    @property
+    def finished_at(self) -> datetime | None:
+        times = [t.finished_at for t in self.tasks() if t.finished_at is not None]
+        return max(times) if times else None
+
+
+# --- Task -----------------------------------------------------------------------------------------
+
+
+class Task(_Object):
+    """One task: its artifacts, its logs, and how it ended."""
+
+    def __init__(self, pathspec: str, _ds: Datastore | None = None):
+        parts = _split(pathspec, 4, "Task", "LRFlow/1764500000000000/train/0")
+        super().__init__("/".join(parts), _ds)
+        self.flow_name, self.run_id, self.step_name, _ = parts
+        self._dir = layout.task_dir(*parts)
+        self._record = read_record(self._ds, f"{self._dir}/task.json", check_task)
+        if self._record is None:
+            attempts = self._attempts()
+            if not attempts:
+                Step(f"{self.flow_name}/{self.run_id}/{self.step_name}", self._ds)
+                raise NotFound(f"task {self.pathspec} does not exist")
+            self._record = attempts[-1]
+
+    def _attempts(self) -> list[dict]:
+        names = self._ds.storage.listdir(self._dir)
+        found = []
+        for name in names:
+            head, _, tail = name.partition(".")
+            if tail == "attempt.json" and head.isdigit():
+                rec = read_record(self._ds, f"{self._dir}/{name}", check_task)
+                if rec is not None:
+                    found.append((int(head), rec))
+        return [rec for _, rec in sorted(found, key=lambda p: p[0])]
+
+    @property
+    def successful(self) -> bool:
+        return self._record.get("status") == "ok"
+
+    @property
+    def finished(self) -> bool:
+        return True  # a task is listed once an attempt of it has ended
+
+    @property
+    def current_attempt(self) -> int:
+        return int(self._record.get("attempt", 0))
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """For a task that resume cloned: the task it was cloned from."""
+        return self._record.get("origin_pathspec")
+
+    @property
+    def index(self) -> int | None:
+        """The task's item in its innermost foreach, or None outside any."""
+        index = self._record.get("index") or []
+        return index[-1] if index else None
+
+    @property
+    def created_at(self) -> datetime | None:
+        return when(self._record.get("started_at"))
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return when(self._record.get("finished_at"))
+
+    @property
+    def exception(self) -> str | None:
+        """The error of a failed task (or one ``@catch`` caught), as one line."""
+        return self._record.get("error")
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return Run(f"{self.flow_name}/{self.run_id}", self._ds, _check_namespace=False).tags
+
+    # --- artifacts ----------------------------------------------------------------------------
+
+    def _refs(self) -> dict[str, dict]:
+        return self._record.get("artifacts") or {} if self.successful else {}
+
+    @property
+    def data(self) -> _Data:
+        return _Data(self)
+
+    @property
+    def artifacts(self) -> _Artifacts:
+        return _Artifacts(self)
+
+    def __getitem__(self, name: str) -> DataArtifact:
+        if name not in self._refs():
+            raise KeyError(self._no_artifact(name))
+        return DataArtifact._of(self, name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._refs()
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return (DataArtifact._of(self, name) for name in sorted(self._refs()))
+
+    def _no_artifact(self, name: str) -> str:
+        if not self.successful:
+            return f"task {self.pathspec} failed, so it stored no artifact {name!r}"
+        names = sorted(self._refs())
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (it has: {', '.join(names)})"
+        return f"task {self.pathspec} has no artifact {name!r}{hint}"
+
+    # --- logs ---------------------------------------------------------------------------------
+
+    @property
+    def stdout(self) -> str:
+        return self._log("stdout")
+
+    @property
+    def stderr(self) -> str:
+        return self._log("stderr")
+
+    def _log(self, stream: str) -> str:
+        task = self
+        for _ in range(100):  # a clone of a clone of ...: the logs are where it ran
+            origin = task.origin_pathspec
+            if not origin:
+                break
+            task = Task(origin, self._ds)
+        key = f"{task._dir}/{task.current_attempt}.{stream}"
+        data = self._ds.read_bytes(key)
+        return data.decode("utf-8", "replace") if data else ""
+
+
+class _Data:
+    """``task.data.NAME``: an artifact's value."""
+
+    def __init__(self, task: Task):
+        self._task = task
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._task:
+            raise AttributeError(self._task._no_artifact(name))
+        return self._task[name].data
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._task
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._task._refs()))
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._task._refs())
+
+    def __repr__(self) -> str:
+        return f"<data of {self._task.pathspec}: {', '.join(self)}>"
+
+
+class _Artifacts:
+    """``task.artifacts.NAME``: the DataArtifact (type, size, sha; value on ``.data``)."""
+
+    def __init__(self, task: Task):
+        self._task = task
+
+    def __getattr__(self, name: str) -> DataArtifact:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._task:
+            raise AttributeError(self._task._no_artifact(name))
+        return self._task[name]
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return iter(self._task)
+
+    def __len__(self) -> int:
+        return len(self._task._refs())
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._task._refs())
+
+
+# --- DataArtifact ---------------------------------------------------------------------------------
+
+
+class DataArtifact(_Object):
+    """One stored value of one task. ``.data`` loads it; the rest reads only the record."""
+
+    def __init__(self, pathspec: str, _ds: Datastore | None = None):
+        parts = _split(pathspec, 5, "DataArtifact", "LRFlow/1764500000000000/train/0/model")
+        task = Task("/".join(parts[:4]), _ds)
+        if parts[4] not in task:
+            raise NotFound(task._no_artifact(parts[4]))
+        self._init(task, parts[4])
+
+    @classmethod
+    def _of(cls, task: Task, name: str) -> DataArtifact:
+        art = cls.__new__(cls)
+        art._init(task, name)
+        return art
+
+    def _init(self, task: Task, name: str) -> None:
+        _Object.__init__(self, f"{task.pathspec}/{name}", task._ds)
+        self._task = task
+        self._ref = task._refs()[name]
+
+    @property
+    def data(self) -> Any:
+        return self._ds.get(self._ref["sha"])
+
+    @property
+    def sha(self) -> str:
+        return self._ref["sha"]
+
+    @property
+    def size(self) -> int | None:
+        return self._ref.get("size")
+
+    @property
+    def type(self) -> str | None:
+        return self._ref.get("type")
+
+    @property
+    def short_repr(self) -> str | None:
+        return self._ref.get("repr")
+
+    @property
+    def created_at(self) -> datetime | None:
+        return self._task.finished_at
+
+    finished_at = created_at

@@ -1,0 +1,212 @@
+"""What ``flowc runs``, ``flowc logs``, ``flowc dump`` and ``flowc tag`` print: views over the
+client objects, as text for people or JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from flowc.client.namespace import ClientError, NotFound
+from flowc.client.objects import Flow, Run, Step, Task
+from flowc.datastore import Datastore
+
+
+def open_pathspec(ds: Datastore, pathspec: str) -> Run | Step | Task:
+    """The run, step or task a pathspec names (``Flow/run[/step[/task]]``)."""
+    parts = [p for p in pathspec.strip("/").split("/") if p]
+    kinds = {2: Run, 3: Step, 4: Task}
+    if len(parts) not in kinds:
+        raise NotFound(
+            f"{pathspec!r} is not a pathspec; use FLOW/RUN, FLOW/RUN/STEP or FLOW/RUN/STEP/TASK "
+            "(flowc runs FLOW lists run ids)"
+        )
+    if len(parts) == 2:
+        return Run("/".join(parts), _ds=ds, _check_namespace=False)
+    return kinds[len(parts)]("/".join(parts), ds)
+
+
+def _time(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S") if t else "-"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def runs_rows(ds: Datastore, flow: str, user: str | None, limit: int) -> tuple[list[dict], int]:
+    """The newest ``limit`` runs (of ``user``, or everyone's) and how many others are hidden."""
+    from flowc.datastore.index import read_index
+
+    Flow(flow, ds)  # a clear NotFound for a flow that never ran
+    entries = read_index(ds, flow, _warn)
+    mine = [e for e in entries if user is None or e.user == user]
+    rows = []
+    for e in mine[:limit]:
+        rows.append(
+            {
+                "run_id": e.run_id,
+                "status": e.status,
+                "user": e.user,
+                "created_at": e.created_at,
+                "finished_at": e.finished_at,
+                "duration": (e.finished_at - e.created_at) if e.finished_at else None,
+                "tags": sorted(e.tags),
+                "origin_run_id": e.origin_run_id,
+            }
+        )
+    return rows, len(entries) - len(mine)
+
+
+def format_runs(flow: str, rows: list[dict], hidden: int, user: str | None) -> str:
+    if not rows:
+        who = f" by {user}" if user else ""
+        text = f"{flow} has no runs{who}."
+    else:
+        header = ("RUN", "STATUS", "STARTED", "DURATION", "USER", "TAGS")
+        table = [header]
+        for r in rows:
+            tags = ", ".join(r["tags"])
+            if r["origin_run_id"]:
+                tags = ", ".join(filter(None, [tags, f"resumed from {r['origin_run_id']}"]))
+            table.append(
+                (
+                    r["run_id"],
+                    r["status"],
+                    _time(datetime.fromtimestamp(r["created_at"])),
+                    _duration(r["duration"]),
+                    r["user"] or "-",
+                    tags or "-",
+                )
+            )
+        widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True))
+            + "  "
+            + row[-1]
+            for row in table
+        ]
+        text = "\n".join(line.rstrip() for line in lines)
+    if hidden:
+        text += f"\n({hidden} run{'s' if hidden != 1 else ''} by other users not shown; --all shows them)"
+    return text + "\n"
+
+
+def _warn(message: str) -> None:
+    import sys
+
+    print(f"flowc: warning: {message}", file=sys.stderr)
+
+
+# --- logs ---------------------------------------------------------------------------------------
+
+
+def tasks_of(obj: Run | Step | Task) -> Iterator[Task]:
+    if isinstance(obj, Task):
+        yield obj
+    elif isinstance(obj, Step):
+        yield from obj.tasks()
+    else:
+        for step in obj.steps():
+            yield from step.tasks()
+
+
+def format_logs(obj: Run | Step | Task, streams: tuple[str, ...]) -> str:
+    tasks = list(tasks_of(obj))
+    out = []
+    for task in tasks:
+        for stream in streams:
+            text = getattr(task, stream)
+            if len(tasks) > 1 or len(streams) > 1:
+                if not text:
+                    continue
+                out.append(f"--- {task.pathspec} ({stream}) ---\n")
+            out.append(text if not text or text.endswith("\n") else text + "\n")
+    return "".join(out)
+
+
+# --- dump ---------------------------------------------------------------------------------------
+
+
+def dump_doc(obj: Run | Step | Task) -> list[dict[str, Any]]:
+    """Every task's artifacts as records: name, type, size, short repr, sha (no value loaded)."""
+    out = []
+    for task in tasks_of(obj):
+        arts = [
+            {
+                "name": a.id,
+                "type": a.type,
+                "size": a.size,
+                "repr": a.short_repr,
+                "sha": a.sha,
+            }
+            for a in task
+        ]
+        out.append(
+            {
+                "pathspec": task.pathspec,
+                "successful": task.successful,
+                "origin_pathspec": task.origin_pathspec,
+                "artifacts": arts,
+            }
+        )
+    return out
+
+
+def format_dump(doc: list[dict[str, Any]], as_json: bool) -> str:
+    if as_json:
+        return json.dumps(doc, indent=2) + "\n"
+    lines = []
+    for task in doc:
+        note = "" if task["successful"] else " (failed: no artifacts)"
+        if task["origin_pathspec"]:
+            note += f" (cloned from {task['origin_pathspec']})"
+        lines.append(f"{task['pathspec']}{note}")
+        if not task["artifacts"]:
+            continue
+        w_name = max(len(a["name"]) for a in task["artifacts"])
+        w_type = max(len(a["type"] or "?") for a in task["artifacts"])
+        for a in task["artifacts"]:
+            size = _size(a["size"])
+            lines.append(
+                f"  {a['name'].ljust(w_name)}  {(a['type'] or '?').ljust(w_type)}  "
+                f"{size.rjust(9)}  {a['repr'] or ''}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+# --- tags ---------------------------------------------------------------------------------------
+
+
+def change_tags(ds: Datastore, pathspec: str, action: str, tags: tuple[str, ...]) -> Run:
+    run = open_pathspec(ds, pathspec)
+    if not isinstance(run, Run):
+        raise ClientError(f"tags belong to runs: pass FLOW/RUN, not {pathspec!r}")
+    try:
+        if action == "add":
+            run.add_tags(list(tags))
+        elif action == "remove":
+            run.remove_tags(list(tags))
+    except ValueError as e:
+        raise ClientError(str(e)) from None
+    return run

@@ -1,0 +1,216 @@
+"""A per-flow index of runs: listing a flow with 10,000 runs, or finding its latest one, reads
+one snapshot and a folder listing instead of every run's records.
+
+Writers never rewrite a shared file: each event of a run (``start``, ``end``, a tag change) is
+a small file of its own in ``runs/<Flow>/.index/``, named ``<run id>~<event>``, written
+atomically. Readers fold the snapshot ``runs/<Flow>/.index.json`` and the event files it does
+not cover yet; when many are uncovered, a reader writes a new snapshot (atomically, best
+effort). Event files are never deleted by compaction, so two compactions racing can only leave
+a snapshot that covers less, never lose an event. Runs whose folder exists but that no event
+names (written by an older flowc, or a writer killed between its record and its event) are
+read from their records once and given their events. A damaged event or snapshot is reported
+and skipped; it never hides the other runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+from flowc.datastore import layout
+
+if TYPE_CHECKING:
+    from flowc.datastore import Datastore
+
+COMPACT_AFTER = 64  # uncovered events a reader tolerates before it writes a new snapshot
+SNAPSHOT_VERSION = 1
+
+
+@dataclass
+class RunEntry:
+    run_id: str
+    created_at: float = 0.0
+    user: str | None = None
+    tags: list[str] = field(default_factory=list)
+    tags_version: int = 0
+    status: str = "running"  # running | succeeded | failed
+    finished_at: float | None = None
+    origin_run_id: str | None = None
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "running"
+
+
+def index_dir(flow: str) -> str:
+    return f"{layout.run_dir(flow, '.index')}"
+
+
+def snapshot_key(flow: str) -> str:
+    return f"runs/{flow}/.index.json"
+
+
+def _event_key(flow: str, run_id: str, event: str) -> str:
+    return f"{index_dir(flow)}/{run_id}~{event}"
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def record_start(ds: Datastore, record: dict) -> None:
+    doc = {
+        "created_at": record["created_at"],
+        "user": record.get("user"),
+        "tags": record.get("tags", []),
+        "origin_run_id": record.get("origin_run_id"),
+    }
+    ds.write_json(_event_key(record["flow"], record["run_id"], "start"), doc)
+
+
+def record_end(
+    ds: Datastore, flow: str, run_id: str, status: str, finished_at: float, error: str | None
+) -> None:
+    doc = {"status": status, "finished_at": finished_at, "error": error}
+    ds.write_json(_event_key(flow, run_id, "end"), doc)
+
+
+def record_tags(ds: Datastore, flow: str, run_id: str, tags: list[str]) -> None:
+    version = time.time_ns()
+    ds.write_json(_event_key(flow, run_id, f"tags~{version}"), {"tags": sorted(set(tags))})
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+Warn = Callable[[str], None]
+
+
+def read_index(ds: Datastore, flow: str, warn: Warn | None = None) -> list[RunEntry]:
+    """Every run of ``flow``, newest first."""
+    warn = warn or (lambda message: None)
+    runs: dict[str, RunEntry] = {}
+    covered: set[str] = set()
+    snap_key = snapshot_key(flow)
+    raw = ds.read_bytes(snap_key)
+    if raw is not None:
+        try:
+            snap = json.loads(raw)
+            if snap.get("version") != SNAPSHOT_VERSION:
+                raise ValueError(f"unknown version {snap.get('version')!r}")
+            covered = set(snap["covered"])
+            runs = {r["run_id"]: RunEntry(**r) for r in snap["runs"]}
+        except (ValueError, KeyError, TypeError) as e:
+            warn(f"{ds.url}/{snap_key} is damaged ({e}); reading the run events instead")
+            runs, covered = {}, set()
+    names = [n for n in ds.storage.listdir(index_dir(flow)) if "~" in n]
+    fresh = sorted((n for n in names if n not in covered), key=_event_order)
+    applied = []
+    for name in fresh:
+        run_id, _, event = name.partition("~")
+        doc = _read_event(ds, f"{index_dir(flow)}/{name}", warn)
+        if doc is None:
+            continue
+        try:
+            _apply(runs, run_id, event, doc)
+        except (KeyError, TypeError, ValueError) as e:
+            warn(f"{ds.url}/{index_dir(flow)}/{name} is damaged ({e}); skipped")
+            continue
+        applied.append(name)
+    healed = _heal(ds, flow, runs, warn)
+    if len(fresh) + len(healed) >= COMPACT_AFTER:
+        _compact(ds, flow, runs, covered | set(applied) | set(healed))
+    # events of a run whose start is unknown (start event lost): keep only real runs
+    entries = [e for e in runs.values() if e.created_at]
+    entries.sort(key=lambda e: (e.created_at, e.run_id), reverse=True)
+    return entries
+
+
+def _event_order(name: str) -> tuple[int, str]:
+    event = name.partition("~")[2]
+    rank = 0 if event == "start" else 1 if event == "end" else 2
+    return rank, name  # tag versions sort by their time stamp within rank 2
+
+
+def _read_event(ds: Datastore, key: str, warn: Warn) -> dict | None:
+    raw = ds.read_bytes(key)
+    if raw is None:
+        return None  # replaced by a newer version while we listed
+    try:
+        doc = json.loads(raw)
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+        return doc
+    except ValueError as e:
+        warn(f"{ds.url}/{key} is damaged ({e}); skipped")
+        return None
+
+
+def _apply(runs: dict[str, RunEntry], run_id: str, event: str, doc: dict) -> None:
+    entry = runs.get(run_id) or RunEntry(run_id)
+    if event == "start":
+        entry.created_at = float(doc["created_at"])
+        entry.user = doc.get("user")
+        if not entry.tags_version:
+            entry.tags = list(doc.get("tags") or [])
+        entry.origin_run_id = doc.get("origin_run_id")
+    elif event == "end":
+        entry.status = str(doc["status"])
+        entry.finished_at = doc.get("finished_at")
+        entry.error = doc.get("error")
+    elif event.startswith("tags~"):
+        version = int(event.partition("~")[2])
+        if version >= entry.tags_version:
+            entry.tags = list(doc["tags"])
+            entry.tags_version = version
+    else:
+        raise ValueError(f"unknown event {event!r}")
+    runs[run_id] = entry
+
+
+def _heal(ds: Datastore, flow: str, runs: dict[str, RunEntry], warn: Warn) -> list[str]:
+    """Runs with a folder but no start event: read their records once and give them their
+    events. Returns the names of the events written."""
+    written = []
+    for run_id in ds.storage.listdir(f"runs/{flow}"):
+        if run_id in runs and runs[run_id].created_at:
+            continue
+        base = layout.run_dir(flow, run_id)
+        try:
+            record = ds.read_json(f"{base}/run.json")
+            if record is None:
+                continue  # a run that is being created right now
+            record = {**record, "flow": flow, "run_id": run_id}
+            _apply(runs, run_id, "start", record)
+            status = ds.read_json(f"{base}/status.json")
+            if status is not None:
+                _apply(runs, run_id, "end", status)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            warn(f"{ds.url}/{base} has a damaged record ({e}); run {flow}/{run_id} is not listed")
+            runs.pop(run_id, None)
+            continue
+        try:
+            record_start(ds, record)
+            written.append(f"{run_id}~start")
+            if status is not None:
+                e = runs[run_id]
+                record_end(ds, flow, run_id, e.status, e.finished_at, e.error)
+                written.append(f"{run_id}~end")
+        except OSError:
+            pass  # read-only datastore: heal again next time
+    return written
+
+
+def _compact(ds: Datastore, flow: str, runs: dict[str, RunEntry], covered: set[str]) -> None:
+    doc = {
+        "version": SNAPSHOT_VERSION,
+        "covered": sorted(covered),
+        "runs": [asdict(e) for e in runs.values()],
+    }
+    try:
+        ds.write_json(snapshot_key(flow), doc)
+    except OSError:
+        pass  # a reader without write access still gets its answer
