@@ -64,7 +64,9 @@ class Flow(_Object):
     def __init__(self, pathspec: str, _ds: Datastore | None = None):
         (name,) = _split(pathspec, 1, "Flow", "LRFlow")
         super().__init__(name, _ds)
-        if not self._ds.storage.listdir(f"runs/{name}"):
+        if not self._ds.storage.exists(f"runs/{name}/.index") and not self._ds.storage.listdir(
+            f"runs/{name}"
+        ):
             known = self._ds.storage.listdir("runs")
             close = difflib.get_close_matches(name, known, n=1)
             hint = (

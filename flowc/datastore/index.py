@@ -1,15 +1,17 @@
 """A per-flow index of runs: listing a flow with 10,000 runs, or finding its latest one, reads
-one snapshot and a folder listing instead of every run's records.
+one snapshot instead of every run's records.
 
 Writers never rewrite a shared file: each event of a run (``start``, ``end``, a tag change) is
 a small file of its own in ``runs/<Flow>/.index/``, named ``<run id>~<event>``, written
-atomically. Readers fold the snapshot ``runs/<Flow>/.index.json`` and the event files it does
-not cover yet; when many are uncovered, a reader writes a new snapshot (atomically, best
-effort). Event files are never deleted by compaction, so two compactions racing can only leave
-a snapshot that covers less, never lose an event. Runs whose folder exists but that no event
-names (written by an older flowc, or a writer killed between its record and its event) are
-read from their records once and given their events. A damaged event or snapshot is reported
-and skipped; it never hides the other runs.
+atomically. Readers fold the snapshot ``runs/<Flow>/.snapshot/index.json`` and the event files
+it does not cover yet, and write a new snapshot (atomically, best effort) when many were
+uncovered or the folders have been quiet. Event files are never deleted, so two compactions
+racing can only leave a snapshot that covers less, never lose an event. On a local datastore
+the snapshot records the mtimes of the event and run folders: while they are unchanged the
+snapshot alone is the answer. Runs whose folder exists but that no event names (written by an
+older flowc, or a writer killed between its record and its event) are read from their records
+once and given their events. A damaged event or snapshot is reported and skipped; it never
+hides the other runs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flowc.datastore import layout
@@ -26,7 +28,8 @@ if TYPE_CHECKING:
     from flowc.datastore import Datastore
 
 COMPACT_AFTER = 64  # uncovered events a reader tolerates before it writes a new snapshot
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+QUIET_NS = 1_000_000_000  # a folder unchanged this long can be trusted by its mtime
 
 
 @dataclass
@@ -51,7 +54,8 @@ def index_dir(flow: str) -> str:
 
 
 def snapshot_key(flow: str) -> str:
-    return f"runs/{flow}/.index.json"
+    # in a folder of its own: rewriting it must not change the mtime of the folders it covers
+    return f"runs/{flow}/.snapshot/index.json"
 
 
 def _event_key(flow: str, run_id: str, event: str) -> str:
@@ -87,24 +91,31 @@ def record_tags(ds: Datastore, flow: str, run_id: str, tags: list[str]) -> None:
 
 
 Warn = Callable[[str], None]
+_FIELDS = tuple(RunEntry.__dataclass_fields__)
 
 
 def read_index(ds: Datastore, flow: str, warn: Warn | None = None) -> list[RunEntry]:
-    """Every run of ``flow``, newest first."""
+    """Every run of ``flow``, newest first.
+
+    Fast path: when neither the event folder nor the run folder changed since the snapshot
+    was taken (their mtimes, on a local datastore), the snapshot's first line is the answer.
+    """
     warn = warn or (lambda message: None)
+    folders = (index_dir(flow), f"runs/{flow}")
+    before = tuple(ds.storage.folder_version(f) for f in folders)
+    raw = ds.read_bytes(snapshot_key(flow))
+    head, _, tail = (raw or b"").partition(b"\n")
+    snap = _parse_head(ds, flow, head, warn) if raw is not None else None
+    if snap is not None and None not in before and snap["folders"] == list(before):
+        return [RunEntry(*row) for row in snap["rows"]]
     runs: dict[str, RunEntry] = {}
     covered: set[str] = set()
-    snap_key = snapshot_key(flow)
-    raw = ds.read_bytes(snap_key)
-    if raw is not None:
+    if snap is not None:
         try:
-            snap = json.loads(raw)
-            if snap.get("version") != SNAPSHOT_VERSION:
-                raise ValueError(f"unknown version {snap.get('version')!r}")
-            covered = set(snap["covered"])
-            runs = {r["run_id"]: RunEntry(**r) for r in snap["runs"]}
-        except (ValueError, KeyError, TypeError) as e:
-            warn(f"{ds.url}/{snap_key} is damaged ({e}); reading the run events instead")
+            covered = set(json.loads(tail))
+            runs = {row[0]: RunEntry(*row) for row in snap["rows"]}
+        except (ValueError, TypeError) as e:
+            warn(f"{ds.url}/{snapshot_key(flow)} is damaged ({e}); reading the run events")
             runs, covered = {}, set()
     names = [n for n in ds.storage.listdir(index_dir(flow)) if "~" in n]
     fresh = sorted((n for n in names if n not in covered), key=_event_order)
@@ -120,13 +131,34 @@ def read_index(ds: Datastore, flow: str, warn: Warn | None = None) -> list[RunEn
             warn(f"{ds.url}/{index_dir(flow)}/{name} is damaged ({e}); skipped")
             continue
         applied.append(name)
-    healed = _heal(ds, flow, runs, warn)
-    if len(fresh) + len(healed) >= COMPACT_AFTER:
-        _compact(ds, flow, runs, covered | set(applied) | set(healed))
-    # events of a run whose start is unknown (start event lost): keep only real runs
+    # a run folder without events only appears with a change of the run folder
+    same_runs = snap is not None and snap["folders"] and snap["folders"][1] == before[1]
+    healed = [] if same_runs and before[1] is not None else _heal(ds, flow, runs, warn)
+    # events of a run whose start event is missing: not a run anyone can open
     entries = [e for e in runs.values() if e.created_at]
     entries.sort(key=lambda e: (e.created_at, e.run_id), reverse=True)
+    # Record the folders' versions only when they were quiet for a second before we listed:
+    # mtimes tick coarsely, so a change in the same tick as our stat would go unseen.
+    now = time.time_ns()
+    quiet = None not in before and all(now - v > QUIET_NS for v in before)  # type: ignore[operator]
+    stale = snap is None or snap["folders"] != list(before) or fresh or healed
+    if len(fresh) + len(healed) >= COMPACT_AFTER or (quiet and stale):
+        done = covered | set(applied) | set(healed)
+        _compact(ds, flow, entries, done, list(before) if quiet else None)
     return entries
+
+
+def _parse_head(ds: Datastore, flow: str, head: bytes, warn: Warn) -> dict | None:
+    try:
+        snap = json.loads(head)
+        if snap.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"unknown version {snap.get('version')!r}")
+        if not isinstance(snap["rows"], list):
+            raise ValueError("rows is not a list")
+        return snap
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        warn(f"{ds.url}/{snapshot_key(flow)} is damaged ({e}); reading the run events instead")
+        return None
 
 
 def _event_order(name: str) -> tuple[int, str]:
@@ -204,13 +236,18 @@ def _heal(ds: Datastore, flow: str, runs: dict[str, RunEntry], warn: Warn) -> li
     return written
 
 
-def _compact(ds: Datastore, flow: str, runs: dict[str, RunEntry], covered: set[str]) -> None:
-    doc = {
+def _compact(
+    ds: Datastore, flow: str, entries: list[RunEntry], covered: set[str], folders: list | None
+) -> None:
+    """Line 1: the runs, newest first (all the fast path reads); line 2: the events they
+    include. One atomic write, so the two always agree."""
+    head = {
         "version": SNAPSHOT_VERSION,
-        "covered": sorted(covered),
-        "runs": [asdict(e) for e in runs.values()],
+        "folders": folders,
+        "rows": [[getattr(e, f) for f in _FIELDS] for e in entries],
     }
+    body = json.dumps(head, separators=(",", ":")) + "\n" + json.dumps(sorted(covered))
     try:
-        ds.write_json(snapshot_key(flow), doc)
+        ds.write_bytes(snapshot_key(flow), body.encode())
     except OSError:
         pass  # a reader without write access still gets its answer

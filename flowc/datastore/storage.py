@@ -31,6 +31,8 @@ class Storage(Protocol):
 
     def listdir(self, key: str) -> list[str]: ...
 
+    def folder_version(self, key: str) -> int | None: ...
+
     def claim(self, key: str) -> bool: ...
 
     def check_writable(self) -> None: ...
@@ -58,6 +60,14 @@ class LocalStorage:
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))
+
+    def folder_version(self, key: str) -> int | None:
+        """Changes whenever an entry of folder ``key`` is added, removed or renamed over (its
+        mtime); None when the folder is missing. Lets an index skip listing a quiet folder."""
+        try:
+            return os.stat(self._path(key)).st_mtime_ns
+        except OSError:
+            return None
 
     def listdir(self, key: str) -> list[str]:
         try:
@@ -128,6 +138,9 @@ class FsspecStorage:
 
     def exists(self, key: str) -> bool:
         return self.fs.exists(self._path(key))
+
+    def folder_version(self, key: str) -> int | None:
+        return None  # object stores have no folder mtime: always list
 
     def listdir(self, key: str) -> list[str]:
         try:
