@@ -371,8 +371,11 @@ def resume(
     from flowc.runtime.launch import RunOptions, resume_flow
 
     path = _flow_file(flow_file)
+    args = list(ctx.args)
+    if step is not None and step.startswith("-"):  # an unknown option click took for STEP
+        step, args = None, [step, *args]
     opts = RunOptions(flow_name, max_workers, datastore, tags, run_id_file, with_specs)
-    return _launch_errors(lambda: resume_flow(path, step, origin_run_id, list(ctx.args), opts))
+    return _launch_errors(lambda: resume_flow(path, step, origin_run_id, args, opts))
 
 
 # --- run history ----------------------------------------------------------------------------
@@ -455,8 +458,9 @@ def logs(pathspec: str, only_out: bool, only_err: bool, datastore: str | None) -
     streams = ("stdout",) if only_out else ("stderr",) if only_err else ("stdout", "stderr")
     if only_out and only_err:
         streams = ("stdout", "stderr")
-    text = _client(lambda: format_logs(open_pathspec(ds, pathspec), streams))
-    click.echo(text, nl=False)
+    chunks = _client(lambda: format_logs(open_pathspec(ds, pathspec), streams))
+    for stream, text in chunks:
+        click.echo(text, nl=False, err=stream == "stderr" and len(streams) > 1)
     return EXIT_OK
 
 

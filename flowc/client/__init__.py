@@ -2,7 +2,7 @@
 shape (``Flow('LRFlow').latest_run.data.model``). It reads the datastore that runs wrote:
 ``FLOWC_DATASTORE`` or ``.flowc`` in the working directory."""
 
-from flowc.client.namespace import (
+from flowc.client.scope import (
     ClientError,
     NamespaceMismatch,
     NotFound,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from flowc.client.namespace import NamespaceMismatch, NotFound, datastore, get_namespace
+from flowc.client.scope import NamespaceMismatch, NotFound, datastore, get_namespace
 from flowc.client.records import (
     check_run,
     check_status,

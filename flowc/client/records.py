@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flowc.client.namespace import ClientError
+from flowc.client.scope import ClientError
 from flowc.datastore import Datastore
 
 

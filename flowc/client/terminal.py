@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from flowc.client.namespace import ClientError, NotFound
+from flowc.client.scope import ClientError, NotFound
 from flowc.client.objects import Flow, Run, Step, Task
 from flowc.datastore import Datastore
 
@@ -121,18 +121,23 @@ def tasks_of(obj: Run | Step | Task) -> Iterator[Task]:
             yield from step.tasks()
 
 
-def format_logs(obj: Run | Step | Task, streams: tuple[str, ...]) -> str:
+def format_logs(obj: Run | Step | Task, streams: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(stream, text) chunks. One task: its streams as they were, for ``stdout`` and
+    ``stderr`` of this process; several: each under a header line, all for ``stdout``."""
     tasks = list(tasks_of(obj))
+    if len(tasks) == 1:
+        return [(stream, _line_end(getattr(tasks[0], stream))) for stream in streams]
     out = []
     for task in tasks:
         for stream in streams:
             text = getattr(task, stream)
-            if len(tasks) > 1 or len(streams) > 1:
-                if not text:
-                    continue
-                out.append(f"--- {task.pathspec} ({stream}) ---\n")
-            out.append(text if not text or text.endswith("\n") else text + "\n")
-    return "".join(out)
+            if text:
+                out.append(("stdout", f"--- {task.pathspec} ({stream}) ---\n{_line_end(text)}"))
+    return out
+
+
+def _line_end(text: str) -> str:
+    return text if not text or text.endswith("\n") else text + "\n"
 
 
 # --- dump ---------------------------------------------------------------------------------------
