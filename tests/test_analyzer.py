@@ -1458,28 +1458,21 @@ def linear_flow(n: int) -> str:
     return "\n".join(out)
 
 
-def test_large_linear_flow_is_analyzed_quickly_in_a_fresh_process(tmp_path):
+def test_large_linear_flow_is_analyzed_in_a_fresh_process(tmp_path):
+    """1,000 steps in a line (Metaflow's show hits RecursionError there). Its speed is measured
+    by bench/bench_cli.py, not here."""
     path = tmp_path / "big.py"
     path.write_text(linear_flow(1000))
     script = (
-        "import time; t = time.perf_counter()\n"
-        "import libcst\n"
         "from flowc.analyzer import analyze_file\n"
         f"a = analyze_file({str(path)!r})\n"
-        "print(time.perf_counter() - t, len(a.flows[0].steps), len(a.diagnostics), a.main_flow)\n"
+        "print(len(a.flows[0].steps), len(a.diagnostics), a.main_flow)\n"
     )
-    best = None
-    for _ in range(3):  # the best of three, so a busy machine does not fail the test
-        out = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
-        )
-        assert out.returncode == 0, out.stderr
-        seconds, n_steps, n_diags, main = out.stdout.split()
-        assert (n_steps, n_diags, main) == ("1000", "0", "Big")
-        best = min(best or 99.0, float(seconds))
-        if best < 1.5:
-            break
-    assert best < 1.5
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1000", "0", "Big"]
 
 
 def test_large_generated_flow_with_splits_and_foreaches():

@@ -156,7 +156,7 @@ def test_a_failed_task_is_listed_with_its_error_and_logs(client):
     assert "planned failure" in task.stderr and "working on 1" in task.stdout
     assert task.exception == "RuntimeError: planned failure"
     with pytest.raises(AttributeError, match="failed, so it stored no artifact 'square'"):
-        task.data.square
+        _ = task.data.square
 
 
 def test_resumed_runs_show_their_origin(client):
@@ -223,7 +223,7 @@ def test_an_artifact_typo_suggests_the_name(client):
     _, ids = client
     task = Task(f"ResumeFlow/{ids['ok']}/work/0")
     with pytest.raises(AttributeError, match="did you mean 'square'"):
-        task.data.squar
+        _ = task.data.squar
     with pytest.raises(KeyError, match="did you mean 'square'"):
         task["squar"]
 
@@ -290,5 +290,54 @@ def test_runs_without_index_events_are_found_and_indexed(tmp_path, monkeypatch):
         assert sorted(os.listdir(ds / ".index")) == sorted(
             f"{i}~{e}" for i in ids for e in ("start", "end")
         )
+    finally:
+        ns_state._current = ns_state._UNSET
+
+
+def test_the_client_is_importable_from_flowc_and_the_metaflow_stand_in(monkeypatch):
+    import sys
+
+    import flowc
+    import flowc.client
+    from flowc.runtime.loader import install_metaflow_shim
+
+    assert flowc.Flow is flowc.client.Flow and flowc.namespace is flowc.client.namespace
+    monkeypatch.delitem(sys.modules, "metaflow", raising=False)
+    install_metaflow_shim()
+    import metaflow
+
+    assert metaflow.Run is flowc.client.Run and metaflow.get_namespace is flowc.get_namespace
+    with pytest.raises(AttributeError, match="no 'nope'"):
+        _ = metaflow.nope
+
+
+def test_a_run_made_task_by_task_like_an_orchestrator_is_visible(tmp_path, monkeypatch):
+    """What an Airflow / Argo / KFP run writes (the task contract, the orchestrator's run id)
+    is a run like any other to the client."""
+    run_id = "manual__2026-11-30T10:00:00+00:00"
+    env = {"FLOWC_USER": "airflow", "FLOWC_CACHE_DIR": str(tmp_path / "cache")}
+    for step in ("start", "middle", "end"):
+        extra = ["--greeting", "ho"] if step == "start" else []
+        proc = run_flowc(
+            "task",
+            str(LINEAR),
+            step,
+            "--run-id",
+            run_id,
+            "--datastore",
+            str(tmp_path / "ds"),
+            *extra,
+            cwd=tmp_path,
+            env=env,
+        )
+        assert proc.returncode == 0, proc.stderr
+    monkeypatch.setenv("FLOWC_DATASTORE", str(tmp_path / "ds"))
+    namespace("user:airflow")
+    try:
+        run = Flow("LinearFlow").latest_run
+        assert run.id == run_id and run == Run(f"LinearFlow/{run_id}")
+        assert run.successful and run.finished and run.data.message == "hoho"
+        assert Flow("LinearFlow").latest_successful_run == run
+        assert run.parameters == {"greeting": "ho", "count": 2}
     finally:
         ns_state._current = ns_state._UNSET

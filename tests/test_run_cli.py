@@ -203,7 +203,8 @@ def test_datastore_from_environment(tmp_path):
 def test_default_datastore_is_dot_flowc_in_the_working_directory(tmp_path):
     proc = run_flowc("run", str(EXAMPLES / "branch_flow.py"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    runs = list((tmp_path / ".flowc" / "runs" / "BranchFlow").iterdir())
+    folder = tmp_path / ".flowc" / "runs" / "BranchFlow"
+    runs = [p for p in folder.iterdir() if not p.name.startswith(".")]  # .index: the run index
     assert len(runs) == 1
     record = json.loads((runs[0] / "run.json").read_text())
     assert record["flow"] == "BranchFlow" and record["run_id"] == runs[0].name

@@ -457,8 +457,8 @@ class Task(_Object):
         return data.decode("utf-8", "replace") if data else ""
 
 
-class _Data:
-    """``task.data.NAME``: an artifact's value."""
+class _TaskView:
+    """Attribute access to a task's artifacts; ``_value`` says what a name gives."""
 
     def __init__(self, task: Task):
         self._task = task
@@ -468,42 +468,43 @@ class _Data:
             raise AttributeError(name)
         if name not in self._task:
             raise AttributeError(self._task._no_artifact(name))
-        return self._task[name].data
+        return self._value(self._task[name])
+
+    def _value(self, artifact: DataArtifact) -> Any:
+        raise NotImplementedError
 
     def __contains__(self, name: str) -> bool:
         return name in self._task
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._task._refs()))
-
-    def __dir__(self) -> list[str]:
-        return sorted(self._task._refs())
-
-    def __repr__(self) -> str:
-        return f"<data of {self._task.pathspec}: {', '.join(self)}>"
-
-
-class _Artifacts:
-    """``task.artifacts.NAME``: the DataArtifact (type, size, sha; value on ``.data``)."""
-
-    def __init__(self, task: Task):
-        self._task = task
-
-    def __getattr__(self, name: str) -> DataArtifact:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if name not in self._task:
-            raise AttributeError(self._task._no_artifact(name))
-        return self._task[name]
-
-    def __iter__(self) -> Iterator[DataArtifact]:
-        return iter(self._task)
 
     def __len__(self) -> int:
         return len(self._task._refs())
 
     def __dir__(self) -> list[str]:
         return sorted(self._task._refs())
+
+    def __repr__(self) -> str:
+        names = ", ".join(sorted(self._task._refs()))
+        return f"<{type(self).__name__.strip('_').lower()} of {self._task.pathspec}: {names}>"
+
+
+class _Data(_TaskView):
+    """``task.data.NAME``: an artifact's value; iterating gives the names."""
+
+    def _value(self, artifact: DataArtifact) -> Any:
+        return artifact.data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._task._refs()))
+
+
+class _Artifacts(_TaskView):
+    """``task.artifacts.NAME``: the DataArtifact (type, size, sha; value on ``.data``)."""
+
+    def _value(self, artifact: DataArtifact) -> DataArtifact:
+        return artifact
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return iter(self._task)
 
 
 # --- DataArtifact ---------------------------------------------------------------------------------
