@@ -498,6 +498,58 @@ def tag(action: str, pathspec: str, tags: tuple[str, ...], datastore: str | None
     return EXIT_OK
 
 
+# --- card (server; view, get and list join this group) --------------------------------------
+
+
+@cli.group()
+def card() -> None:
+    """Cards: view, get, list, serve."""
+
+
+@card.command("server")
+@click.argument("flow", metavar="FLOW")
+@click.option("--port", type=click.IntRange(0, 65535), default=8324, show_default=True)
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (localhost only)."
+)
+@_DATASTORE
+def card_server(flow: str, port: int, host: str, datastore: str | None) -> int:
+    """Serve a flow's runs, graphs, cards and artifacts to a browser (FLOW: name or file)."""
+    from flowc.cards.server import make_server
+
+    ds = _store(datastore)
+    name = _flow_name(flow)
+    try:
+        server = make_server(ds, name, host, port)
+    except OSError as e:
+        raise CommandError(
+            f"cannot listen on {host}:{port} ({e.strerror or e}); pick another with --port"
+        ) from None
+    bound_host, bound_port = server.server_address[:2]
+    shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+    click.echo(f"flowc: serving {name}'s runs from {ds.url} at http://{shown}:{bound_port}/")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            f"flowc: warning: listening on {host}: anyone who reaches it can read these runs",
+            err=True,
+        )
+    click.echo("flowc: Ctrl-C stops the server", err=True)
+    sys.stdout.flush()
+    import signal
+
+    def _stop(signum, frame):  # noqa: ANN001, ANN202 - SIGTERM stops as cleanly as Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("flowc: card server stopped", err=True)
+    finally:
+        server.server_close()
+    return EXIT_OK
+
+
 # --- shared helpers -------------------------------------------------------------------------
 
 
@@ -560,7 +612,7 @@ def main(argv: list[str] | None = None, prog_name: str | None = None) -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
-FLOW_VERBS = ("run", "resume", "show", "validate", "task")
+FLOW_VERBS = ("run", "resume", "show", "validate", "task", "card")
 
 
 def flow_main(path: str, flow_name: str) -> None:
@@ -584,6 +636,12 @@ def flow_main(path: str, flow_name: str) -> None:
             err=True,
         )
         sys.exit(EXIT_USAGE)
+    if verb == "card":
+        # card SUBCOMMAND ... takes the flow after the subcommand: card server FILE --port 9000
+        if rest and not rest[0].startswith("-"):
+            rest = [rest[0], path, *rest[1:]]
+        main(debug + [verb, *rest], prog_name=prog)
+        return
     if "--flow" not in rest and not any(a.startswith("--flow=") for a in rest):
         rest += ["--flow", flow_name]
     main(debug + [verb, path, *rest], prog_name=prog)
