@@ -519,6 +519,8 @@ def card_server(flow: str, port: int, host: str, datastore: str | None) -> int:
 
     ds = _store(datastore)
     name = _flow_name(flow)
+    if not name.isidentifier():
+        raise CommandError(f"{name!r} is not a flow name; pass a flow class name or its .py file")
     try:
         server = make_server(ds, name, host, port)
     except OSError as e:

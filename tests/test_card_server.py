@@ -28,12 +28,14 @@ def site(tmp_path_factory):
     assert "Traceback" not in server.stderr()
 
 
-def request(site, path: str, method: str = "GET") -> tuple[int, dict, str]:
+def request(site, path: str, method: str = "GET", host: str | None = None) -> tuple[int, dict, str]:
     """Send ``path`` byte for byte (no client-side normalisation of '..' or '%2e')."""
-    host = urlsplit(site["url"])
-    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+    url = urlsplit(site["url"])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     try:
-        conn.putrequest(method, path, skip_accept_encoding=True)
+        conn.putrequest(method, path, skip_host=host is not None, skip_accept_encoding=True)
+        if host is not None:
+            conn.putheader("Host", host)
         conn.endheaders()
         resp = conn.getresponse()
         body = resp.read().decode("utf-8", "replace")
@@ -220,6 +222,14 @@ def test_runs_of_other_flows_in_the_same_datastore_are_not_served(site, tmp_path
     _check_refused(site, f"/runs/{run_id}/start/0", (404,))
 
 
+def test_foreign_host_names_are_refused(site):
+    """DNS rebinding: a page whose name now points at 127.0.0.1 gets nothing."""
+    status, _, body = request(site, "/", host="attacker.example:8324")
+    assert status == 400 and site["ok"] not in body
+    assert request(site, "/", host=urlsplit(site["url"]).netloc)[0] == 200
+    assert request(site, "/", host="localhost")[0] == 200
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "BREW"])
 def test_other_methods_get_405(site, method):
     status, headers, body = request(site, "/", method=method)
@@ -271,6 +281,23 @@ def test_python_flow_file_card_server_verb(tmp_path):
         code = server.stop()
     assert code == 0, server.stderr()
     assert "Traceback" not in server.stderr()
+
+
+def test_bad_flow_name_is_one_line_exit_2(tmp_path):
+    (tmp_path / "ds").mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "flowc", "card", "server", "../../etc", "--port", "0"],
+        cwd=tmp_path,
+        env={**os.environ, "FLOWC_DATASTORE": str(tmp_path / "ds")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert (
+        proc.stderr == "flowc: error: '../../etc' is not a flow name; pass a flow class "
+        "name or its .py file\n"
+    )
 
 
 def test_port_in_use_is_one_line_exit_2(tmp_path):

@@ -158,8 +158,15 @@ def _template_dir() -> str:
 class CardApp:
     """The server's state: a datastore, a flow name and the templates (autoescape on)."""
 
-    def __init__(self, ds: Datastore, flow: str, page_size: int = PAGE_SIZE):
+    def __init__(
+        self,
+        ds: Datastore,
+        flow: str,
+        page_size: int = PAGE_SIZE,
+        allowed_hosts: frozenset[str] | None = None,
+    ):
         self.ds, self.flow, self.page_size = ds, flow, page_size
+        self.allowed_hosts = allowed_hosts
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(_template_dir()),
             autoescape=True,
@@ -302,14 +309,33 @@ def _json_response(doc: Any, status: int = 200) -> Response:
     return Response(status, JSON, body, {"Cache-Control": "no-store"})
 
 
-def route(app: CardApp, target: str) -> Response:
-    """The whole app: a request target in, a response out. 400/404 for bad or unknown ids."""
+def route(app: CardApp, target: str, host: str | None = None) -> Response:
+    """The whole app: a request target (and its Host header) in, a response out. 400/404 for
+    bad or unknown ids."""
     api = target.startswith("/api/")
     try:
+        check_host(app, host)
         segs, params = split_target(target)
         return _dispatch(app, segs, params)
     except HTTPError as e:
         return error_response(app, e.status, e.message, api)
+
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def check_host(app: CardApp, host: str | None) -> None:
+    """A server on localhost answers only to localhost names: a web page whose own name was
+    re-pointed at 127.0.0.1 (DNS rebinding) must not read the runs through the browser."""
+    if app.allowed_hosts is None or host is None:
+        return  # bound to a public address, or an HTTP/1.0 client that sent no Host
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1 : name.find("]")] if "]" in name else name
+    else:
+        name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+    if name not in app.allowed_hosts:
+        raise _bad("this server answers only to localhost names (Host header)")
 
 
 def _dispatch(app: CardApp, segs: list[str], params: dict[str, str]) -> Response:
@@ -410,7 +436,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, head: bool) -> None:
         try:
-            resp = route(self.app, self.path)
+            resp = route(self.app, self.path, self.headers.get("Host"))
         except Exception:  # noqa: BLE001 - a bug must not show a traceback to the browser
             traceback.print_exc(file=sys.stderr)
             try:
@@ -444,7 +470,9 @@ def make_server(
     ds: Datastore, flow: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
 ) -> ThreadingHTTPServer:
     """A bound server (port 0 picks a free one: read ``server.server_address``)."""
-    handler = type("CardHandler", (_Handler,), {"app": CardApp(ds, flow)})
+    local = host in LOOPBACK or host.startswith("127.")
+    allowed = LOOPBACK | {host} if local else None
+    handler = type("CardHandler", (_Handler,), {"app": CardApp(ds, flow, allowed_hosts=allowed)})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server

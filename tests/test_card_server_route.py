@@ -1,0 +1,127 @@
+"""The card server's routing function and step states, called directly (no socket): URL
+splitting, paging, the Host check, and how a task's records map to the states the graph shows
+(retrying, killed, running with only a card written)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from flowc.cards import runview
+from flowc.cards.server import CardApp, HTTPError, route, split_target
+from flowc.datastore import Datastore, layout
+from tests.cardserver_util import FLOW, make_runs
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    work = tmp_path_factory.mktemp("cardroute")
+    return {**make_runs(work), "work": work}
+
+
+@pytest.fixture
+def ds(made, tmp_path):
+    """A private copy of the runs, for tests that edit records."""
+    shutil.copytree(made["work"] / "ds", tmp_path / "ds")
+    return Datastore(str(tmp_path / "ds"))
+
+
+def test_split_target_decodes_each_segment_after_splitting():
+    assert split_target("/runs/a%20b/start/") == (["runs", "a b", "start"], {})
+    assert split_target("/?page=2&x=%41") == ([], {"page": "2", "x": "A"})
+    for bad in ("/runs/a%2fb", "/runs/%2e%2e", "/runs/..", "/a//b", "runs", "/x/%00", "/%c3"):
+        with pytest.raises(HTTPError) as e:
+            split_target(bad)
+        assert e.value.status == 400, bad
+
+
+def test_runs_page_pages_through_the_runs(made, ds):
+    app = CardApp(ds, FLOW, page_size=1)
+    first = route(app, "/").body.decode()
+    second = route(app, "/?page=1").body.decode()
+    assert f'data-run="{made["failed"]}"' in first and made["ok"] not in first
+    assert f'data-run="{made["ok"]}"' in second and made["failed"] not in second
+    assert 'href="/?page=1" id="older"' in first and 'id="newer"' in second
+    assert "No runs on this page" in route(app, "/?page=5").body.decode()
+    assert route(app, "/?page=x").status == 400
+
+
+def test_api_errors_are_json_and_pages_are_html(ds):
+    app = CardApp(ds, FLOW)
+    r = route(app, "/api/runs/%2e%2e/status")
+    assert r.status == 400 and json.loads(r.body) == {
+        "error": "Bad request",
+        "detail": "a path segment holds '/', '\\', '.', '..' or a control character",
+    }
+    r = route(app, "/runs/123")
+    assert r.status == 404 and r.content_type.startswith("text/html")
+    assert b"404 Not found" in r.body
+
+
+def test_host_header_must_name_localhost_when_bound_there(ds):
+    app = CardApp(ds, FLOW, allowed_hosts=frozenset({"127.0.0.1", "localhost", "::1"}))
+    for ok in ("127.0.0.1:8324", "localhost", "LOCALHOST:1", "[::1]:8324", None):
+        assert route(app, "/", ok).status == 200, ok
+    for bad in ("evil.example", "evil.example:8324", "127.0.0.1.evil.example", "[::2]:80"):
+        assert route(app, "/", bad).status == 400, bad
+    assert route(CardApp(ds, FLOW), "/", "any.name").status == 200  # bound to a public address
+
+
+def _states(ds, run_id, live) -> dict[str, str]:
+    from flowc.runtime.runs import load_ir
+
+    ir = load_ir(ds, FLOW, run_id)
+    return {s.name: s.state for s in runview.step_states(ds, FLOW, run_id, ir, live)}
+
+
+def _task_dir(ds, run_id, step, task="0"):
+    return f"{ds.url}/{layout.task_dir(FLOW, run_id, step, task)}"
+
+
+def test_step_states_from_task_records(made, ds):
+    run = made["failed"]
+    assert _states(ds, run, live=False)["end"] == "failed"
+    # a retry in progress: attempt 0 failed, attempt 1 has begun writing its output
+    ds.write_bytes(f"{layout.task_dir(FLOW, run, 'end', '0')}/1.stdout", b"again")
+    assert _states(ds, run, live=True)["end"] == "running"
+    # the run ended (killed) while that attempt ran: it did not finish
+    assert _states(ds, run, live=False)["end"] == "failed"
+
+
+def test_live_states_are_inferred_from_the_parents(made, ds):
+    run = made["ok"]
+    for step in ("hold", "end"):
+        shutil.rmtree(_task_dir(ds, run, step))
+    assert _states(ds, run, live=True) == {
+        "start": "succeeded",
+        "square": "succeeded",
+        "join": "succeeded",
+        "hold": "running",  # parents done, no record yet: it runs
+        "end": "pending",
+    }
+    # a foreach body with fewer finished tasks than its split made is still running
+    shutil.rmtree(_task_dir(ds, run, "square", "2"))
+    states = _states(ds, run, live=True)
+    assert states["square"] == "running" and states["join"] == "succeeded"
+    assert _states(ds, run, live=False)["square"] == "succeeded"
+
+
+def test_running_task_with_only_a_card_has_a_page(made, ds):
+    from flowc.cards.store import write_card
+
+    run = made["ok"]
+    shutil.rmtree(_task_dir(ds, run, "hold"))
+    meta = {"key": "live", "type": "blank", "id": "live", "n": 0, "attempt": 0, "error": None}
+    write_card(ds, (FLOW, run, "hold", "0"), meta, "<p id='v'>step 1 of 3</p>")
+    app = CardApp(ds, FLOW)
+    page = route(app, f"/runs/{run}/hold/0")
+    assert page.status == 200
+    body = page.body.decode()
+    assert 'class="status status-running"' in body and 'data-key="live"' in body
+    assert "Running: no attempt has ended yet." in body
+    card = route(app, f"/cards/{run}/hold/0/live")
+    assert card.status == 200 and card.body == b"<p id='v'>step 1 of 3</p>"
+    api = json.loads(route(app, f"/api/runs/{run}/hold/0").body)
+    assert api["state"] == "running" and [c["key"] for c in api["cards"]] == ["live"]
