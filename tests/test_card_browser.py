@@ -115,7 +115,8 @@ def test_runs_graph_and_card_render_in_chromium(site, page, tmp_path):
 
 
 def test_live_run_graph_updates_in_the_browser(site, page):
-    """The run page's polling script recolours the graph as the held step is released."""
+    """The run page's polling script recolours the graph as the held step is released; the
+    task page reloads a card that the running task rewrites."""
     work = site["work"]
     marker, id_file = work / "release-browser", work / "browser-run-id"
     proc = subprocess.Popen(
@@ -131,6 +132,21 @@ def test_live_run_graph_updates_in_the_browser(site, page):
         while not (id_file.exists() and id_file.read_text()) and time.monotonic() < deadline:
             time.sleep(0.1)
         run_id = id_file.read_text()
+        page.goto(f"{site['url']}/runs/{run_id}")
+        page.locator('g.step[data-step="hold"][data-status="running"]').wait_for(timeout=60_000)
+        # a card the running task refreshes: the task page reloads its frame when it changes
+        from flowc.cards.store import write_card
+        from flowc.datastore import Datastore
+
+        ds, where = Datastore(str(work / "ds")), ("CardServerFlow", run_id, "hold", "0")
+        meta = {"key": "live", "type": "blank", "id": "live", "n": 0, "attempt": 0, "error": None}
+        write_card(ds, where, meta, "<p id='v'>step 1 of 2</p>")
+        page.goto(f"{site['url']}/runs/{run_id}/hold/0")
+        assert page.locator("#task-status").inner_text() == "running"
+        frame = page.frame_locator('iframe.card[data-key="live"]')
+        assert frame.locator("#v").inner_text() == "step 1 of 2"
+        write_card(ds, where, meta, "<p id='v'>step 2 of 2</p>")
+        frame.locator('#v:text-is("step 2 of 2")').wait_for(timeout=20_000)
         page.goto(f"{site['url']}/runs/{run_id}")
         page.locator('g.step[data-step="hold"][data-status="running"]').wait_for(timeout=60_000)
         assert page.locator("#run-status").inner_text() == "running"
