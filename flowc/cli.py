@@ -501,20 +501,30 @@ def tag(action: str, pathspec: str, tags: tuple[str, ...], datastore: str | None
 # --- card (server; view, get and list join this group) --------------------------------------
 
 
-@cli.group()
-def card() -> None:
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def card(ctx: click.Context) -> None:
     """Cards: view, get, list, serve."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 @card.command("server")
 @click.argument("flow", metavar="FLOW")
 @click.option("--port", type=click.IntRange(0, 65535), default=8324, show_default=True)
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (localhost only)."
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; any but localhost shows your runs to the network.",
 )
 @_DATASTORE
 def card_server(flow: str, port: int, host: str, datastore: str | None) -> int:
-    """Serve a flow's runs, graphs, cards and artifacts to a browser (FLOW: name or file)."""
+    """Serve runs, graphs and cards to a browser.
+
+    FLOW is a flow name or its .py file. A read-only web app over that flow's runs (their
+    graphs, tasks, artifacts and cards), on http://127.0.0.1:8324/ by default; Ctrl-C stops it.
+    """
     from flowc.cards.server import make_server
 
     ds = _store(datastore)

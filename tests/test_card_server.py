@@ -283,6 +283,14 @@ def test_python_flow_file_card_server_verb(tmp_path):
     assert "Traceback" not in server.stderr()
 
 
+def test_card_without_subcommand_prints_its_help():
+    from tests.conftest import run_flowc
+
+    proc = run_flowc("card")
+    assert proc.returncode == 0, proc.stderr
+    assert "Cards: view, get, list, serve." in proc.stdout and "server" in proc.stdout
+
+
 def test_bad_flow_name_is_one_line_exit_2(tmp_path):
     (tmp_path / "ds").mkdir()
     proc = subprocess.run(
