@@ -74,6 +74,8 @@ def test_run_page_has_the_graph_coloured_by_step_status(site):
         assert f'data-step="{step}" data-status="succeeded"' in body
         assert f'href="/runs/{site["ok"]}/{step}"' in body
     assert "<script>" not in body  # a finished run is not polled
+    assert 'data-parameter="wait_for"><td class="mono">wait-for</td>' in body
+    assert "started " in body and " by alice, finished " in body
     failed = get(site, f"/runs/{site['failed']}")
     assert 'data-step="end" data-status="failed"' in failed
     assert 'data-step="hold" data-status="succeeded"' in failed
