@@ -69,6 +69,17 @@ def test_host_header_must_name_localhost_when_bound_there(ds):
     assert route(CardApp(ds, FLOW), "/", "any.name").status == 200  # bound to a public address
 
 
+def test_run_page_shows_tags_changed_after_the_run(made, ds):
+    from flowc.client.terminal import change_tags
+
+    change_tags(ds, f"{FLOW}/{made['ok']}", "add", ("prod", "<i>x</i>"))
+    app = CardApp(ds, FLOW)
+    page = route(app, f"/runs/{made['ok']}").body.decode()
+    assert "tags: &lt;i&gt;x&lt;/i&gt;, prod" in page
+    row = route(app, "/").body.decode().split(f'data-run="{made["ok"]}"')[1].split("</tr>")[0]
+    assert "&lt;i&gt;x&lt;/i&gt;, prod" in row
+
+
 def _states(ds, run_id, live) -> dict[str, str]:
     from flowc.runtime.runs import load_ir
 

@@ -62,8 +62,13 @@ def run_exists(ds: Datastore, flow: str, run_id: str) -> bool:
 
 
 def run_record(ds: Datastore, flow: str, run_id: str) -> dict:
+    """``run.json``, with the tags as they are now (``flowc tag`` writes ``tags.json``)."""
     doc = _json(ds, f"{layout.run_dir(flow, run_id)}/run.json")
-    return doc if isinstance(doc, dict) else {}
+    doc = doc if isinstance(doc, dict) else {}
+    tags = _json(ds, f"{layout.run_dir(flow, run_id)}/tags.json")
+    if isinstance(tags, dict) and isinstance(tags.get("tags"), list):
+        doc["tags"] = tags["tags"]
+    return doc
 
 
 def _attempt_numbers(names: list[str]) -> list[int]:
