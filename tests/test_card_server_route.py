@@ -136,3 +136,31 @@ def test_running_task_with_only_a_card_has_a_page(made, ds):
     assert card.status == 200 and card.body == b"<p id='v'>step 1 of 3</p>"
     api = json.loads(route(app, f"/api/runs/{run}/hold/0").body)
     assert api["state"] == "running" and [c["key"] for c in api["cards"]] == ["live"]
+
+
+def test_resumed_run_shows_cloned_steps_and_their_origin(made, ds, tmp_path):
+    from tests.cardserver_util import FLOW_FILE
+    from tests.conftest import run_flowc
+
+    id_file = tmp_path / "resumed-id"
+    proc = run_flowc(
+        "resume",
+        str(FLOW_FILE),
+        "--origin-run-id",
+        made["failed"],
+        "--datastore",
+        ds.url,
+        "--run-id-file",
+        str(id_file),
+        env=made["env"],
+    )
+    assert proc.returncode == 1, proc.stderr  # end fails again: the origin's parameters
+    run = id_file.read_text()
+    app = CardApp(ds, FLOW)
+    page = route(app, f"/runs/{run}").body.decode()
+    assert 'data-step="square" data-status="cloned"' in page
+    assert 'data-step="end" data-status="failed"' in page
+    assert f'resumed from <a href="/runs/{made["failed"]}">' in page
+    task = route(app, f"/runs/{run}/square/1").body.decode()
+    assert f'<a id="origin" href="/runs/{made["failed"]}/square/1">' in task
+    assert "squared 2" in task  # the log is read where the task ran

@@ -276,9 +276,13 @@ class CardApp:
         attempts = runview.attempts(self.ds, *where)
         last = attempts[-1] if attempts else {}
         origin = last.get("origin_pathspec")
+        origin_where = self._origin(origin)
         logs = {"stdout": "", "stderr": ""}
-        if attempts and not origin:
-            logs = runview.log_tail(self.ds, *where, int(last.get("attempt", 0) or 0))
+        if attempts and (origin_where or not origin):
+            # a cloned task's output is where it ran
+            logs = runview.log_tail(
+                self.ds, *(origin_where or where), int(last.get("attempt", 0) or 0)
+            )
         return self.render(
             "task",
             run_id=run_id,
@@ -289,10 +293,22 @@ class CardApp:
             attempts=attempts,
             last=last,
             origin=origin,
+            origin_url="/runs/" + "/".join(map(_q, origin_where[1:])) if origin_where else None,
             artifacts=runview.task_artifacts(self.ds, *where),
             cards=runview.task_cards(self.ds, *where),
             logs=logs,
         )
+
+    def _origin(self, pathspec: Any) -> tuple[str, str, str, str] | None:
+        """The task a cloned task came from, when it is a valid task of this flow."""
+        parts = pathspec.split("/") if isinstance(pathspec, str) else []
+        if len(parts) != 4 or parts[0] != self.flow:
+            return None
+        try:
+            check_run(parts[1]), check_step(parts[2]), check_task(parts[3])
+        except HTTPError:
+            return None
+        return parts[0], parts[1], parts[2], parts[3]
 
     def card(self, run_id: str, step: str, task_id: str, key: str) -> Response:
         check_key(key)
@@ -463,7 +479,9 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the browser went away
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
-        sys.stderr.write(f"{time.strftime('%H:%M:%S')} {self.address_string()} {format % args}\n")
+        # a request line may hold anything: control characters must not reach the terminal
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in format % args)
+        sys.stderr.write(f"{time.strftime('%H:%M:%S')} {self.address_string()} {text}\n")
 
 
 def make_server(
