@@ -25,7 +25,10 @@ def site(tmp_path_factory):
     server = Server(work, "--port", "0")
     yield {**runs, "url": server.url, "work": work, "server": server}
     assert server.stop() == 0, server.stderr()
-    assert "Traceback" not in server.stderr()
+    log = server.stderr()
+    assert "Traceback" not in log
+    assert "\x1b" not in log and "\x00" not in log  # request lines are logged escaped
+    assert "/runs/\\x1b[2J" in log
 
 
 def request(site, path: str, method: str = "GET", host: str | None = None) -> tuple[int, dict, str]:
@@ -243,10 +246,11 @@ def test_other_methods_get_405(site, method):
     "raw",
     [
         b"GARBAGE\r\n\r\n",
-        b"GET /runs/\x00/x HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /runs/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+        b"GET /runs/\x00/x HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET /runs/\x1b[2J HTTP/1.1\r\n\r\n",
+        b"GET /../../etc/passwd HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET /runs/\xff\xfe HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET / HTTP/9.9\r\nHost: localhost\r\n\r\n",
         b"GET " + b"/runs/" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
     ],
 )
