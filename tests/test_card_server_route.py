@@ -164,3 +164,33 @@ def test_resumed_run_shows_cloned_steps_and_their_origin(made, ds, tmp_path):
     task = route(app, f"/runs/{run}/square/1").body.decode()
     assert f'<a id="origin" href="/runs/{made["failed"]}/square/1">' in task
     assert "squared 2" in task  # the log is read where the task ran
+
+
+def test_a_bug_is_a_bare_500_page_and_a_traceback_on_stderr(made, ds, capfd):
+    """A damaged ir.json makes the run page fail inside the app: the browser gets a 500 page
+    without details; the traceback goes to the server's stderr."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from flowc.cards.server import make_server
+
+    made_ir = f"{ds.url}/{layout.run_dir(FLOW, made['ok'])}/ir.json"
+    with open(made_ir, "w") as f:
+        f.write("{not json")
+    server = make_server(ds, FLOW, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/runs/{made['ok']}", timeout=30)
+        body = e.value.read().decode()
+        assert e.value.code == 500
+        assert "500 Server error" in body and "Traceback" not in body and "not json" not in body
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as ok:
+            assert ok.status == 200  # the server goes on
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "Traceback" in capfd.readouterr().err
