@@ -49,19 +49,10 @@ class Server:
     """``flowc card server`` on a free port; stopped with SIGINT like Ctrl-C."""
 
     def __init__(self, work: Path, *args: str, argv: list[str] | None = None):
-        self.log = open(work / f"server-{time.monotonic_ns()}.log", "w+")  # noqa: SIM115
+        self.log = work / f"server-{time.monotonic_ns()}.log"
         cmd = argv or [sys.executable, "-m", "flowc", "card", "server", FLOW, *args]
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=work,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-            env={**os.environ, "FLOWC_DATASTORE": str(work / "ds")},
-            # a shell without job control starts background jobs with SIGINT ignored; Ctrl-C
-            # must reach the server as it would from a terminal
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
+        with open(self.log, "w") as log:
+            self.proc = self._start(cmd, work, log)
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline() if ready else ""
         if "http://" not in line:
@@ -69,10 +60,22 @@ class Server:
             raise AssertionError(f"the server did not start: {line!r} {self.stderr()}")
         self.url = line[line.index("http://") :].strip().rstrip("/")
 
+    @staticmethod
+    def _start(cmd: list[str], work: Path, log) -> subprocess.Popen:  # noqa: ANN001
+        return subprocess.Popen(
+            cmd,
+            cwd=work,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={**os.environ, "FLOWC_DATASTORE": str(work / "ds")},
+            # a shell without job control starts background jobs with SIGINT ignored; Ctrl-C
+            # must reach the server as it would from a terminal
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+
     def stderr(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
+        return self.log.read_text()
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -82,4 +85,5 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.proc.stdout.close()
         return self.proc.returncode
