@@ -194,3 +194,12 @@ def test_a_bug_is_a_bare_500_page_and_a_traceback_on_stderr(made, ds, capfd):
         server.shutdown()
         server.server_close()
     assert "Traceback" in capfd.readouterr().err
+
+
+def test_a_flow_that_never_ran_is_an_empty_list(tmp_path):
+    (tmp_path / "ds").mkdir()
+    app = CardApp(Datastore(str(tmp_path / "ds")), "NeverRanFlow")
+    page = route(app, "/")
+    assert page.status == 200 and b"NeverRanFlow has no runs yet." in page.body
+    assert json.loads(route(app, "/api/runs").body) == []
+    assert route(app, "/runs/1").status == 404
