@@ -36,7 +36,7 @@ from urllib.parse import quote, unquote
 import jinja2
 
 from flowc.cards import runview
-from flowc.cards.graph_svg import STATUS_COLOURS, graph_svg
+from flowc.cards.graph_svg import graph_svg
 from flowc.cards.store import KEY_RE, read_card
 from flowc.datastore import Datastore, layout
 
@@ -212,7 +212,9 @@ class CardApp:
             ir,
         )
 
-    def run_status(self, run_id: str) -> dict:
+    def run_status(self, run_id: str) -> tuple[dict, dict]:
+        """What the run page shows and polls: the status of the run and of each step, the
+        graph coloured by them; and the run's record."""
         record, status, ir = self._run(run_id)
         live = status is None
         steps = runview.step_states(self.ds, self.flow, run_id, ir, live)
@@ -233,22 +235,20 @@ class CardApp:
                 for s in steps
             ],
             "svg": graph_svg(ir, {s.name: s.state for s in steps}, link=link),
-            "record": record,
-        }
+        }, record
 
     def run_page(self, run_id: str) -> Response:
-        doc = self.run_status(run_id)
-        record = doc.pop("record")
-        return self.render("run", run=doc, record=record, colours=STATUS_COLOURS)
+        doc, record = self.run_status(run_id)
+        return self.render("run", run=doc, record=record)
 
-    def _step_names(self, run_id: str, step: str) -> None:
+    def _check_step(self, run_id: str, step: str) -> None:
         check_step(step)
         _, _, ir = self._run(run_id)
         if step not in ir.step_map():
             raise _missing(f"the run has no step {step}")
 
     def step_page(self, run_id: str, step: str) -> Response:
-        self._step_names(run_id, step)
+        self._check_step(run_id, step)
         ids = self.ds.storage.listdir(layout.step_dir(self.flow, run_id, step))
         ids = sorted((t for t in ids if runview.TASK_ID_RE.match(t)), key=runview.task_sort_key)
         tasks = [runview.task_state(self.ds, self.flow, run_id, step, t) for t in ids]
@@ -256,7 +256,7 @@ class CardApp:
 
     def _task(self, run_id: str, step: str, task_id: str) -> runview.TaskState:
         check_task(task_id)
-        self._step_names(run_id, step)
+        self._check_step(run_id, step)
         if task_id not in self.ds.storage.listdir(layout.step_dir(self.flow, run_id, step)):
             raise _missing(f"step {step} has no task {task_id}")
         return runview.task_state(self.ds, self.flow, run_id, step, task_id)
@@ -369,9 +369,7 @@ def _dispatch(app: CardApp, segs: list[str], params: dict[str, str]) -> Response
         case ["api", "runs"]:
             return _json_response(runview.run_rows(app.ds, app.flow))
         case ["api", "runs", run_id, "status"]:
-            doc = app.run_status(run_id)
-            doc.pop("record")
-            return _json_response(doc)
+            return _json_response(app.run_status(run_id)[0])
         case ["api", "runs", run_id, step, task_id]:
             return _json_response(app.task_api(run_id, step, task_id))
     raise _missing("no such page")
