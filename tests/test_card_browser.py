@@ -150,11 +150,20 @@ def test_live_run_graph_updates_in_the_browser(site, page):
         page.goto(f"{site['url']}/runs/{run_id}")
         page.locator('g.step[data-step="hold"][data-status="running"]').wait_for(timeout=60_000)
         assert page.locator("#run-status").inner_text() == "running"
+        runs = page.context.new_page()  # the runs list follows the live run too
+        runs.on("pageerror", lambda e: page.errors.append(f"runs page error: {e}"))
+        runs.goto(f"{site['url']}/")
+        badge = runs.locator(f'#runs tr.run[data-run="{run_id}"] .status')
+        assert badge.inner_text() == "running"
         marker.write_text("go")
         page.locator('g.step[data-step="end"][data-status="succeeded"]').wait_for(timeout=60_000)
         page.locator('#run-status:text-is("succeeded")').wait_for(timeout=10_000)
         row = page.locator('#steps tr[data-step="end"] [data-role="state"]')
         assert row.inner_text() == "succeeded"
+        runs.locator(f'#runs tr.run[data-run="{run_id}"][data-status="succeeded"]').wait_for(
+            timeout=20_000
+        )
+        assert badge.inner_text() == "succeeded"
     finally:
         marker.write_text("go")
         proc.wait(60)
