@@ -28,7 +28,6 @@ def site(tmp_path_factory):
     log = server.stderr()
     assert "Traceback" not in log
     assert "\x1b" not in log and "\x00" not in log  # request lines are logged escaped
-    assert "/runs/\\x1b[2J" in log
 
 
 def request(site, path: str, method: str = "GET", host: str | None = None) -> tuple[int, dict, str]:
@@ -267,6 +266,16 @@ def test_raw_malformed_requests_never_leak(site, raw):
     assert 400 <= code < 600 and code != 500, head
     assert b"Traceback" not in data and b"root:x:0:0" not in data
     assert get(site, "/")  # the server is still up
+
+
+def test_access_log_escapes_control_characters(site):
+    url = urlsplit(site["url"])
+    with socket.create_connection((url.hostname, url.port), timeout=30) as s:
+        s.sendall(b"GET /runs/\x1b[2J-log-probe HTTP/1.1\r\n\r\n")
+        while s.recv(65536):
+            pass
+    log = site["server"].stderr()
+    assert "/runs/\\x1b[2J-log-probe" in log and "\x1b" not in log
 
 
 def test_python_flow_file_card_server_verb(tmp_path):
