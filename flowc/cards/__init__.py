@@ -10,6 +10,7 @@ and the card server in the sibling modules.
 
 from flowc.cards.components import (
     Artifact,
+    Component,
     Error,
     Image,
     Markdown,
@@ -22,6 +23,7 @@ from flowc.cards.components import (
 
 __all__ = [
     "Artifact",
+    "Component",
     "Error",
     "Image",
     "Markdown",

@@ -103,7 +103,9 @@ class TaskCards:
             handle = self.current.handles[spec.key]
             problem = None
             try:
-                with _alarm(spec.timeout if timed else None, f"card {spec.key}"):
+                limit = spec.timeout if timed else None
+                why = f"card {spec.key!r} took longer than its timeout of {spec.timeout:g} s"
+                with _alarm(limit, self.step, why):
                     page = render_page(spec, view, handle.components)
             except (Exception, StepTimeout) as e:  # noqa: BLE001 - never fail the step
                 problem = f"{type(e).__name__}: {e}"

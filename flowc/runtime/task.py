@@ -370,13 +370,14 @@ def _persist(ctx: TaskContext, obj: Any, state: TaskState) -> dict[str, dict]:
 
 
 @contextmanager
-def _alarm(seconds: float | None, step: str):
+def _alarm(seconds: float | None, step: str, message: str | None = None):
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return
+    text = message or f"step {step!r} timed out after {seconds:g} s (@timeout)"
 
     def fire(signum: int, frame: Any) -> None:
-        raise StepTimeout(f"step {step!r} timed out after {seconds:g} s (@timeout)")
+        raise StepTimeout(text)
 
     previous = signal.signal(signal.SIGALRM, fire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
