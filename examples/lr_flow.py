@@ -5,7 +5,7 @@ parallel, and keep the best one.
     flowc validate examples/lr_flow.py
 """
 
-from flowc import FlowSpec, Parameter, card, resources, retry, step
+from flowc import FlowSpec, Parameter, card, current, resources, retry, step
 
 
 class LRFlow(FlowSpec):
@@ -73,7 +73,61 @@ class LRFlow(FlowSpec):
             "r2": float(r2_score(self.y_test, predicted)),
             "mse": float(mean_squared_error(self.y_test, predicted)),
         }
+        self.report(predicted)
         self.next(self.end)
+
+    def report(self, predicted):
+        """The card: the metrics, each l1 ratio's score, and predicted against true values."""
+        from flowc.cards import Markdown, Table, VegaChart
+
+        current.card.append(Markdown(f"## Best model: l1_ratio = {self.l1_ratio}"))
+        current.card.append(
+            Table(
+                [
+                    ["test R^2", round(self.metrics["r2"], 4)],
+                    ["test MSE", round(self.metrics["mse"], 1)],
+                ]
+                + [[f"validation R^2, l1_ratio={k}", round(v, 4)] for k, v in self.scores.items()],
+                headers=["metric", "value"],
+            )
+        )
+        points = [
+            {"true": float(t), "predicted": float(p)}
+            for t, p in zip(self.y_test, predicted, strict=True)
+        ]
+        lo, hi = min(self.y_test.min(), predicted.min()), max(self.y_test.max(), predicted.max())
+        current.card.append(
+            VegaChart(
+                {
+                    "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+                    "title": "Predicted against true disease progression (test set)",
+                    "width": 420,
+                    "height": 320,
+                    "layer": [
+                        {
+                            "data": {"values": points},
+                            "mark": {"type": "point", "filled": True, "opacity": 0.6},
+                            "encoding": {
+                                "x": {"field": "true", "type": "quantitative", "title": "true"},
+                                "y": {
+                                    "field": "predicted",
+                                    "type": "quantitative",
+                                    "title": "predicted",
+                                },
+                            },
+                        },
+                        {
+                            "data": {"values": [{"v": float(lo)}, {"v": float(hi)}]},
+                            "mark": {"type": "line", "color": "#9e9e9e", "strokeDash": [4, 4]},
+                            "encoding": {
+                                "x": {"field": "v", "type": "quantitative"},
+                                "y": {"field": "v", "type": "quantitative"},
+                            },
+                        },
+                    ],
+                }
+            )
+        )
 
     @step
     def end(self):

@@ -55,6 +55,7 @@ def cli(debug: bool) -> None:
     flowc runs FLOW               a flow's recent runs
     flowc logs | dump PATHSPEC    a task's output, or its artifacts
     flowc tag add|remove|list     a run's tags
+    flowc card view|get|list      a step's cards (flowc card server FLOW: in a browser)
     flowc task FLOW.py STEP ...   run one task (what orchestrators call)
     """
 
@@ -498,15 +499,141 @@ def tag(action: str, pathspec: str, tags: tuple[str, ...], datastore: str | None
     return EXIT_OK
 
 
-# --- card (server; view, get and list join this group) --------------------------------------
+# --- cards ----------------------------------------------------------------------------------
 
 
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def card(ctx: click.Context) -> None:
-    """Cards: view, get, list, serve."""
+    """Cards: view, get, list, serve.
+
+    \b
+    flowc card view FLOW STEP         open the card of STEP in your latest run
+    flowc card get FLOW STEP FILE     write it to FILE
+    flowc card list FLOW              the cards of a run
+    flowc card server FLOW            browse runs, graphs and cards on localhost:8324
+    FLOW is the flow file or the flow's name; STEP may be RUN/STEP or RUN/STEP/TASK.
+    """
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
+
+
+def _card_target(
+    flow: str, target: str | None, run_id: str | None, card_id: str | None, datastore: str | None
+):  # noqa: ANN202
+    from flowc.cards.commands import find
+    from flowc.runtime.runs import user_name
+
+    ds = _store(datastore)
+    name = _flow_name(flow)
+    return ds, _client(lambda: find(ds, name, target, run_id, card_id, user_name()))
+
+
+_CARD_OPTIONS = (
+    click.option("--run-id", metavar="ID", help="The run (default: your latest)."),
+    click.option("--id", "card_id", metavar="ID", help="The card's id, when a step has several."),
+    _DATASTORE,
+)
+
+
+def _card_options(f):  # noqa: ANN001, ANN202
+    for option in reversed(_CARD_OPTIONS):
+        f = option(f)
+    return f
+
+
+@card.command("view")
+@click.argument("flow", metavar="FLOW")
+@click.argument("step", metavar="STEP")
+@_card_options
+def card_view(
+    flow: str, step: str, run_id: str | None, card_id: str | None, datastore: str | None
+) -> int:
+    """Open a step's card in the browser (or print where it is)."""
+    from flowc.cards.commands import html_of, local_path, open_in_browser
+
+    ds, found = _card_target(flow, step, run_id, card_id, datastore)
+    chosen = found[0]
+    path = local_path(ds, chosen)
+    if path is None:  # a remote datastore: a local copy to open
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix=f"flowc-card-{chosen.key}-", suffix=".html")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(_client(lambda: html_of(ds, chosen)))
+    opened = open_in_browser(path)
+    click.echo(f"{'Opened' if opened else 'Card'} {chosen.pathspec} ({chosen.key}): {path}")
+    others = len(found) - 1
+    if others:
+        click.echo(f"({others} more card{'s' if others > 1 else ''} here: flowc card list)")
+    return EXIT_OK
+
+
+@card.command("get")
+@click.argument("flow", metavar="FLOW")
+@click.argument("step", metavar="STEP")
+@click.argument("file", metavar="FILE", type=click.Path(dir_okay=False, writable=True))
+@_card_options
+def card_get(
+    flow: str,
+    step: str,
+    file: str,
+    run_id: str | None,
+    card_id: str | None,
+    datastore: str | None,
+) -> int:
+    """Write a step's card (one self-contained HTML file) to FILE."""
+    from flowc.cards.commands import html_of
+
+    ds, found = _card_target(flow, step, run_id, card_id, datastore)
+    html = _client(lambda: html_of(ds, found[0]))
+    try:
+        with open(file, "w", encoding="utf-8") as f:
+            f.write(html)
+    except OSError as e:
+        raise CommandError(f"cannot write {file}: {e.strerror or e}") from None
+    click.echo(f"Wrote the card {found[0].key} of {found[0].pathspec} to {file}")
+    return EXIT_OK
+
+
+@card.command("list")
+@click.argument("flow", metavar="FLOW")
+@click.argument("step", metavar="[STEP]", required=False)
+@_card_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def card_list(
+    flow: str,
+    step: str | None,
+    run_id: str | None,
+    card_id: str | None,
+    datastore: str | None,
+    as_json: bool,
+) -> int:
+    """List the cards of a run (your latest by default), or of one step."""
+    import json
+
+    from flowc.cards.commands import local_path
+
+    ds, found = _card_target(flow, step, run_id, card_id, datastore)
+    rows = [
+        {
+            "task": c.pathspec,
+            "key": c.key,
+            "type": c.meta.get("type"),
+            "id": c.meta.get("id"),
+            "status": c.meta.get("status"),
+            "error": c.meta.get("error"),
+            "path": local_path(ds, c),
+        }
+        for c in found
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for r in rows:
+        note = f"  (render error: {r['error']})" if r["error"] else ""
+        click.echo(f"{r['task']}  {r['key']}  {r['type']}  {r['path'] or ''}{note}")
+    return EXIT_OK
 
 
 @card.command("server")
@@ -648,12 +775,10 @@ def flow_main(path: str, flow_name: str) -> None:
             err=True,
         )
         sys.exit(EXIT_USAGE)
-    if verb == "card":
-        # card SUBCOMMAND ... takes the flow after the subcommand: card server FILE --port 9000
-        if rest and not rest[0].startswith("-"):
-            rest = [rest[0], path, *rest[1:]]
-        main(debug + [verb, *rest], prog_name=prog)
-        return
+    if verb == "card":  # python flow.py card view STEP -> flowc card view FLOW_FILE STEP
+        if not rest or rest[0].startswith("-"):
+            main(debug + ["card", *rest], prog_name=prog)
+        main(debug + ["card", rest[0], path, *rest[1:]], prog_name=prog)
     if "--flow" not in rest and not any(a.startswith("--flow=") for a in rest):
         rest += ["--flow", flow_name]
     main(debug + [verb, path, *rest], prog_name=prog)

@@ -1,2 +1,35 @@
-"""Cards: HTML reports of what a step did (components, the default card, rendering, storage),
-and the card server that shows them."""
+"""Cards: HTML reports of what a step did. In a step with ``@card``::
+
+    from flowc.cards import Markdown, Table
+    current.card.append(Markdown("# Metrics"))
+    current.card.append(Table([[1, 2]], headers=["a", "b"]))
+
+The components live in :mod:`flowc.cards.components`; rendering, storage, the graph picture
+and the card server in the sibling modules.
+"""
+
+from flowc.cards.components import (
+    Artifact,
+    Component,
+    Error,
+    Image,
+    Markdown,
+    ProgressBar,
+    PythonCode,
+    Table,
+    ValueBox,
+    VegaChart,
+)
+
+__all__ = [
+    "Artifact",
+    "Component",
+    "Error",
+    "Image",
+    "Markdown",
+    "ProgressBar",
+    "PythonCode",
+    "Table",
+    "ValueBox",
+    "VegaChart",
+]

@@ -10,7 +10,7 @@ from typing import Any
 
 from flowc.client.scope import ClientError, NotFound
 from flowc.client.objects import Flow, Run, Step, Task
-from flowc.datastore import Datastore
+from flowc.datastore import Datastore, human_size
 
 
 def open_pathspec(ds: Datastore, pathspec: str) -> Run | Step | Task:
@@ -182,22 +182,12 @@ def format_dump(doc: list[dict[str, Any]], as_json: bool) -> str:
         w_name = max(len(a["name"]) for a in task["artifacts"])
         w_type = max(len(a["type"] or "?") for a in task["artifacts"])
         for a in task["artifacts"]:
-            size = _size(a["size"])
+            size = human_size(a["size"])
             lines.append(
                 f"  {a['name'].ljust(w_name)}  {(a['type'] or '?').ljust(w_type)}  "
                 f"{size.rjust(9)}  {a['repr'] or ''}"
             )
     return "\n".join(lines) + "\n"
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 # --- tags ---------------------------------------------------------------------------------------

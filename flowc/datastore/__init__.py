@@ -50,6 +50,18 @@ def short_repr(obj: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def human_size(n: Any) -> str:
+    """``4.0 KiB``: sizes as the terminal and cards show them."""
+    if not isinstance(n, int):
+        return "?"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(n)
+
+
 def type_name(obj: Any) -> str:
     t = type(obj)
     return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"

@@ -27,6 +27,7 @@ class StepPolicy:
     env: dict[str, str] = field(default_factory=dict)
     resources: dict[str, Any] = field(default_factory=dict)
     decorators: tuple[str, ...] = ()
+    cards: tuple[dict[str, Any], ...] = ()  # the kwargs of each @card (or of --with card)
 
     @property
     def attempts(self) -> int:
@@ -129,4 +130,14 @@ def policy_for(func: Callable[..., Any], with_specs: Sequence[Sequence[Any]] = (
         env=env,
         resources=dict(decos.get("resources", {})),
         decorators=tuple(decos),
+        cards=_cards(func, with_specs),
     )
+
+
+def _cards(func: Callable[..., Any], with_specs: Sequence[Sequence[Any]]) -> tuple[dict, ...]:
+    """Every ``@card`` of the step (a step may carry several); ``--with card`` adds one to a
+    step that has none."""
+    own = tuple(dict(kw) for name, kw in step_decorators(func) if name == "card")
+    if own:
+        return own
+    return tuple(dict(kw) for name, kw in with_specs if name == "card")[:1]

@@ -62,6 +62,17 @@ def install_metaflow_shim() -> None:
     shim.__flowc_shim__ = True  # type: ignore[attr-defined]
     shim.__path__ = []  # type: ignore[attr-defined] - a package, for metaflow.* submodules
     sys.modules["metaflow"] = shim
+    # from metaflow.cards import Markdown, ...: flowc.cards, loaded on first use
+    cards = types.ModuleType("metaflow.cards", "flowc.cards standing in for metaflow.cards")
+    cards.__getattr__ = _card_names  # type: ignore[attr-defined]
+    sys.modules["metaflow.cards"] = cards
+    shim.cards = cards  # type: ignore[attr-defined]
+
+
+def _card_names(name: str):  # noqa: ANN202 - a module __getattr__
+    import flowc.cards
+
+    return getattr(flowc.cards, name)
 
 
 def _client_names(name: str):  # noqa: ANN202 - a module __getattr__

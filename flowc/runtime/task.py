@@ -29,6 +29,7 @@ from flowc.datastore.serialize import unchanged
 from flowc.graph import is_foreach
 from flowc.ir import NodeKind, TransitionKind
 from flowc.runtime.capture import Capture
+from flowc.runtime.cards import TaskCards
 from flowc.runtime.decorators import CaughtException, StepPolicy, policy_for
 from flowc.runtime.loader import LoadedFlow, find_function
 from flowc.runtime.runs import RunInfo, finish_run
@@ -86,6 +87,7 @@ def execute_task(
     result = TaskResult("failed", run.flow, run.run_id, step_name, tid, attempt)
     record: dict[str, Any] = {}
     policy = StepPolicy()
+    cards: TaskCards | None = None
     cap = Capture() if capture else None
     try:
         if cap is not None:
@@ -93,7 +95,8 @@ def execute_task(
         try:
             func = find_function(ctx.flow.cls, step_name)
             policy = policy_for(func, run.with_specs)
-            record = _run_step(ctx, step_name, index, attempt, func, policy, result)
+            cards = TaskCards(ctx, step_name, index, attempt, policy.cards, started)
+            record = _run_step(ctx, step_name, index, attempt, func, policy, result, cards)
             result.status = "ok"
         except BaseException as e:  # noqa: BLE001 - every failure becomes a failed attempt
             if isinstance(e, KeyboardInterrupt):
@@ -101,6 +104,8 @@ def execute_task(
             if not getattr(e, "_flowc_reported", False):
                 _print_failure(e, step_name)
             result.error = _one_line(e)
+        if cards is not None and cards.specs:
+            record["cards"] = cards.finish(result, record.get("artifacts", {}))
     finally:
         if cap is not None:
             cap.stop()
@@ -123,11 +128,13 @@ def _run_step(
     func: Any,
     policy: StepPolicy,
     result: TaskResult,
+    cards: TaskCards,
 ) -> dict[str, Any]:
     step = ctx.graph.steps[step_name]
     obj, inputs, parents = _prepare(ctx, step_name, index)
     state: TaskState = obj.__dict__["_flowc_task"]
     _set_current(ctx, step_name, index, attempt)
+    current.card = cards.current
     os.environ.update(policy.env)
     try:
         with _alarm(policy.timeout, step_name):
@@ -363,13 +370,14 @@ def _persist(ctx: TaskContext, obj: Any, state: TaskState) -> dict[str, dict]:
 
 
 @contextmanager
-def _alarm(seconds: float | None, step: str):
+def _alarm(seconds: float | None, step: str, message: str | None = None):
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return
+    text = message or f"step {step!r} timed out after {seconds:g} s (@timeout)"
 
     def fire(signum: int, frame: Any) -> None:
-        raise StepTimeout(f"step {step!r} timed out after {seconds:g} s (@timeout)")
+        raise StepTimeout(text)
 
     previous = signal.signal(signal.SIGALRM, fire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -461,6 +469,8 @@ def _commit(
         "decorators": list(policy.decorators),
         "resources": policy.resources,
     }
+    if "cards" in record:
+        attempt_doc["cards"] = record["cards"]
     if result.ok:  # the commit marker is this attempt's record
         ds.write_json(layout.task_record_key(flow, run_id, step, tid), {**attempt_doc, **record})
     else:
