@@ -102,6 +102,14 @@ def test_runs_graph_and_card_render_in_chromium(site, page, tmp_path):
     # the card's own inline script ran inside the sandbox
     assert frame.locator("#js-cell").inner_text() == "rendered by script"
 
+    # a card the flow made with @card: its table, and its Vega chart drawn as SVG
+    page.goto(f"{url}/runs/{ok}/join/0")
+    real = page.frame_locator('iframe.card[data-key="squares"]')
+    assert real.locator("table td").all_inner_texts()[:6] == ["1", "1", "2", "4", "3", "9"]
+    real.locator(".vega-target svg").wait_for(timeout=30_000)
+    assert real.locator(".vega-target svg .mark-rect path").count() == 3  # one bar per item
+    assert "chart error" not in real.locator(".vega-target").inner_text()
+
     page.goto(f"{url}/runs/{ok}/start/0")
     evil = page.locator('#artifacts tr[data-artifact="evil"] td').nth(3)
     assert evil.inner_text() == "'<script>alert(1)</script>'"  # shown as text, not run

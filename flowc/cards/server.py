@@ -53,9 +53,11 @@ APP_CSP = (
     "form-action 'none'; frame-ancestors 'self'"
 )
 # A card: a sandbox (an opaque origin: its scripts cannot reach the app) that fetches nothing.
+# Inside it, scripts may eval: Vega compiles a chart's expressions with Function().
 CARD_CSP = (
     "sandbox allow-scripts; default-src 'none'; style-src 'unsafe-inline'; "
-    "script-src 'unsafe-inline'; img-src data: blob:; font-src data:; media-src data: blob:"
+    "script-src 'unsafe-inline' 'unsafe-eval'; img-src data: blob:; font-src data:; "
+    "media-src data: blob:"
 )
 HTML, JSON = "text/html; charset=utf-8", "application/json"
 

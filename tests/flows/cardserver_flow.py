@@ -1,12 +1,14 @@
 import os
 import time
 
-from flowc import FlowSpec, Parameter, step
+from flowc import FlowSpec, Parameter, card, current, step
+from flowc.cards import Table, VegaChart
 
 
 class CardServerFlow(FlowSpec):
-    """Runs for the card server's tests: a foreach, an artifact holding markup, an optional
-    failure, and a step that can be held open to watch a live run."""
+    """Runs for the card server's tests: a foreach, an artifact holding markup, a card with a
+    table and a chart, an optional failure, and a step that can be held open to watch a live
+    run."""
 
     fail = Parameter("fail", default=False, help="Fail in the end step.")
     wait_for = Parameter("wait-for", default="", help="Hold the hold step until this file exists.")
@@ -23,9 +25,24 @@ class CardServerFlow(FlowSpec):
         print("squared", self.input)
         self.next(self.join)
 
+    @card(type="blank", id="squares")
     @step
     def join(self, inputs):
         self.total = sum(i.sq for i in inputs)
+        rows = sorted((i.input, i.sq) for i in inputs)
+        current.card.append(Table([list(r) for r in rows], headers=["n", "n squared"]))
+        current.card.append(
+            VegaChart(
+                {
+                    "data": {"values": [{"n": n, "sq": sq} for n, sq in rows]},
+                    "mark": "bar",
+                    "encoding": {
+                        "x": {"field": "n", "type": "ordinal"},
+                        "y": {"field": "sq", "type": "quantitative"},
+                    },
+                }
+            )
+        )
         self.next(self.hold)
 
     @step
