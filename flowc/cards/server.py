@@ -17,6 +17,10 @@ percent-decoding, each decoded segment must match what it names (a run id, a ste
 id, a card key) or the answer is 400, and keys into the datastore are built from those checked
 ids with :mod:`flowc.datastore.layout`. No URL text is ever joined onto a path, and a bug is a
 bare 500 page (the traceback goes to stderr only).
+
+The server writes nothing of its own. Listing runs goes through the run index, which may
+refresh its snapshot (a cache, best effort, as ``flowc runs`` does); a read-only datastore
+serves the same pages.
 """
 
 from __future__ import annotations
