@@ -244,13 +244,15 @@ def test_other_methods_get_405(site, method):
 @pytest.mark.parametrize(
     "raw",
     [
-        b"GARBAGE\r\n\r\n",
+        # (each is read to its end by the server before it answers: bytes left unread would
+        # make the close a reset that can swallow the answer)
+        b"GARBAGE\r\n",
         b"GET /runs/\x00/x HTTP/1.1\r\nHost: localhost\r\n\r\n",
         b"GET /runs/\x1b[2J HTTP/1.1\r\n\r\n",
         b"GET /../../etc/passwd HTTP/1.1\r\nHost: localhost\r\n\r\n",
         b"GET /runs/\xff\xfe HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        b"GET / HTTP/9.9\r\nHost: localhost\r\n\r\n",
-        b"GET " + b"/runs/" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/9.9\r\n",
+        b"GET " + b"/runs/" + b"a" * 60000 + b" HTTP/1.1\r\n\r\n",
     ],
 )
 def test_raw_malformed_requests_never_leak(site, raw):
