@@ -153,6 +153,16 @@ def _context(
         "params_template": PARAMS_TEMPLATE,
         "tasks": tasks,
         "edges": edges,
+        "foreach": bool(p.foreaches),
+        "switch": bool(p.switches),
+        "python_operators": [
+            name
+            for name, used in (
+                ("BranchPythonOperator", p.switches),
+                ("PythonOperator", p.foreaches),
+            )
+            if used
+        ],
     }
 
 

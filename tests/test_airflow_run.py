@@ -334,6 +334,14 @@ def test_hostile_values_come_through_unchanged(airflow, tmp_path):
     assert str(dr.state).endswith("success"), states(dr)
     assert value(airflow.ds, "HostileFlow", dr.run_id, "start", "0", "seen") == HOSTILE
     assert value(airflow.ds, "HostileFlow", dr.run_id, "start", "0", "env_seen") == HOSTILE
+    # what Airflow rendered into the task's environment is the values themselves
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+
+    start = next(ti for ti in dr.get_task_instances() if ti.task_id == "start")
+    rendered = RenderedTaskInstanceFields.get_templated_fields(start)["env"]
+    assert rendered["HOSTILE_ENV"] == HOSTILE
+    assert rendered["FLOWC_FLOW_FILE"] == str(flow)
+    assert rendered["FLOWC_RUN_ID"] == dr.run_id
     # a value given at trigger time is not rendered by Airflow either
     other = HOSTILE.replace("run_id", "ds")
     dr2 = dag.test(run_conf={"text": other})
