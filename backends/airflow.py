@@ -8,7 +8,8 @@ Airflow's words for it.
 
 Options (``EmitOptions.extra``): ``operator`` (``bash`` or ``kubernetes``), ``python`` (the
 interpreter on the workers), ``flow_path`` (the flow file as the workers see it), ``cwd``,
-``namespace``, ``dag_id``, ``tags``. ``EmitOptions.datastore`` and ``.image`` as named.
+``namespace``, ``dag_id``, ``tags``, ``package`` (a code package id from
+:mod:`flowc.backends.package`; ``flow_path`` is then the file's name inside it). ``EmitOptions.datastore`` and ``.image`` as named.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ def _option_problems(ir: FlowIR, options: EmitOptions, operator: str) -> list[Di
                 "pass --image REPO:TAG (an image with flowc and the flow's code)",
             )
         )
+    package = options.extra.get("package")
+    if package is not None and not re.fullmatch(r"[0-9a-f]{64}", str(package)):
+        out.append(bad("package", f"{package!r} is not a code package id", "pass a sha256 hex"))
     dag_id = options.extra.get("dag_id") or ir.name
     if not _DAG_ID.match(dag_id):
         out.append(bad("dag-id", f"{dag_id!r} is not a valid DAG id", "use letters, digits, _ . -"))
@@ -143,6 +147,7 @@ def _context(
         "image": options.image,
         "namespace": extra.get("namespace") or "default",
         "cwd": extra.get("cwd"),
+        "package": extra.get("package"),
         "mapped": [s for s in p.steps if s.fan_over],
         "dag_id": dag_id,
         "description": description,

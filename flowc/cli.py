@@ -312,6 +312,12 @@ def run(
     metavar="JSON",
     help="Start task only: flow parameters as a JSON object keyed by name.",
 )
+@click.option(
+    "--package",
+    "package_id",
+    metavar="ID",
+    help="Run FLOW_FILE from this code package in the datastore (flowc compile --package).",
+)
 @_run_options
 @click.pass_context
 def task(
@@ -323,6 +329,7 @@ def task(
     attempt: int,
     result_file: str | None,
     params_json: str | None,
+    package_id: str | None,
     flow_name: str | None,
     datastore: str | None,
     tags: tuple[str, ...],
@@ -335,6 +342,8 @@ def task(
     """
     from flowc.runtime.launch import RunOptions, run_task
 
+    if package_id:
+        flow_file = os.path.join(_unpacked(package_id, datastore), flow_file)
     path = _flow_file(flow_file)
     opts = RunOptions(flow_name, None, datastore, tags, None, with_specs)
     return _launch_errors(
@@ -342,6 +351,16 @@ def task(
             path, step, run_id, index, attempt, list(ctx.args), opts, result_file, params_json
         )
     )
+
+
+def _unpacked(package_id: str, datastore: str | None) -> str:
+    from flowc.backends.package import PackageError, unpack
+    from flowc.datastore import Datastore
+
+    try:
+        return unpack(Datastore(datastore), package_id)
+    except PackageError as e:
+        raise CommandError(str(e)) from None
 
 
 # --- compile --------------------------------------------------------------------------------
@@ -374,6 +393,11 @@ def task(
 @click.option("--datastore", metavar="URL", help="The datastore the tasks use.")
 @click.option("--dag-id", metavar="ID", help="Airflow DAG id (default: the flow's name).")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the DAG (repeatable).")
+@click.option(
+    "--package",
+    is_flag=True,
+    help="Store the flow's code in the datastore; tasks run it from there.",
+)
 def compile_(
     flow_file: str,
     target: str,
@@ -388,6 +412,7 @@ def compile_(
     datastore: str | None,
     dag_id: str | None,
     tags: tuple[str, ...],
+    package: bool,
 ) -> int:
     """Compile a flow for an orchestrator: flowc compile FLOW_FILE --target airflow -o DIR.
 
@@ -414,6 +439,10 @@ def compile_(
     }
     options = base.EmitOptions(datastore=datastore, image=image, extra=extra)
     result = base.get_emitter(target).emit(ir, options)
+    if package and not any(d.is_error for d in result.diagnostics):
+        extra.update(_store_package(path, ir, datastore))
+        options = base.EmitOptions(datastore=datastore, image=image, extra=extra)
+        result = base.get_emitter(target).emit(ir, options)
     _print_diagnostics(result.diagnostics, err=True)
     errors = [d for d in result.diagnostics if d.is_error]
     if errors:
@@ -428,6 +457,24 @@ def compile_(
         write_atomic(target_path, [result.files[name].encode()])
         click.echo(f"wrote {target_path}", err=True)
     return EXIT_OK
+
+
+def _store_package(path: str, ir, datastore: str | None) -> dict[str, str]:  # noqa: ANN001
+    """Package the flow's sources into the datastore; the options that make tasks use it."""
+    from flowc.backends.package import PackageError, build, store
+    from flowc.datastore import Datastore, DatastoreError
+
+    if not datastore:
+        raise CommandError("--package needs --datastore URL: the tasks read the package there")
+    try:
+        package_id, blob, name = build(path, [p for p, _ in ir.sources])
+        ds = Datastore(datastore)
+        ds.check_writable()
+        store(ds, package_id, blob)
+    except (PackageError, DatastoreError) as e:
+        raise CommandError(str(e)) from None
+    click.echo(f"stored code package {package_id} in {datastore}", err=True)
+    return {"package": package_id, "flow_path": name}
 
 
 def _output_paths(output: str, names: list[str]) -> dict[str, str]:

@@ -162,16 +162,19 @@ def test_kubernetes_needs_an_image(tmp_path):
 def test_schedule_tags_and_parameters_reach_the_dag(tmp_path):
     flow = tmp_path / "sched.py"
     flow.write_text(
-        "from flowc import FlowSpec, JSONType, Parameter, schedule, step\n\n\n"
+        "from flowc import FlowSpec, JSONType, Parameter, environment, schedule, step, timeout\n\n\n"
         "@schedule(cron='0 3 * * *')\nclass S(FlowSpec):\n"
         "    n = Parameter('n', default=3)\n    flag = Parameter('flag', default=False)\n"
         "    cfg = Parameter('cfg', type=JSONType, default='{\"a\": [1]}')\n"
         "    need = Parameter('need', type=int, required=True)\n\n"
+        "    @timeout(minutes=2)\n    @environment(vars={'K': 'v'})\n"
         "    @step\n    def start(self):\n        self.next(self.end)\n\n"
         "    @step\n    def end(self):\n        pass\n"
     )
     text = compile_to(tmp_path, flow, "--tag", "team-a", "--tag", "nightly")
     assert "schedule='0 3 * * *'," in text
+    assert "execution_timeout=datetime.timedelta(seconds=120.0)," in text
+    assert "env={**ENV, 'K': 'v', \"FLOWC_PARAMS\"" in text
     assert "tags=['flowc', 'nightly', 'team-a']," in text
     assert "'n': Param(\n            3,\n            type='integer'," in text
     assert "'flag': Param(\n            False,\n            type='boolean'," in text

@@ -9,7 +9,9 @@ Airflow reads at import are set before it is imported and restored afterwards.
 from __future__ import annotations
 
 import inspect
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -137,6 +139,8 @@ def assert_same_as_local(af: Airflow, flow_file: Path, flow: str, dr, *run_args:
     local = stored(af.ds, flow, local_id)
     assert on_airflow.keys() == local.keys()
     assert on_airflow == local
+    status = json.loads((af.ds / "runs" / flow / dr.run_id / "status.json").read_text())
+    assert status["status"] == "succeeded"  # written by the end task
     return on_airflow
 
 
@@ -347,6 +351,44 @@ def test_hostile_values_come_through_unchanged(airflow, tmp_path):
     dr2 = dag.test(run_conf={"text": other})
     assert str(dr2.state).endswith("success"), states(dr2)
     assert value(airflow.ds, "HostileFlow", dr2.run_id, "start", "0", "seen") == other
+
+
+PACKAGED = """
+from flowc import FlowSpec, step
+
+from helpers import double
+
+
+class PackagedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.x = double(21)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_a_code_package_runs_the_flow_from_the_datastore(airflow, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "helpers.py").write_text("def double(x):\n    return 2 * x\n")
+    flow = src / "packaged.py"
+    flow.write_text(PACKAGED)
+    proc, local_id = run_flow(flow, cwd=airflow.work)  # while the sources are still here
+    assert proc.returncode == 0, proc.stderr
+    path = airflow.compile(flow, "packaged", "--package")
+    shutil.rmtree(src)  # the tasks can only run the copy stored in the datastore
+    dr = airflow.dagbag(path).get_dag("packaged").test()
+    assert str(dr.state).endswith("success"), states(dr)
+    assert stored(airflow.ds, "PackagedFlow", dr.run_id) == stored(
+        airflow.ds, "PackagedFlow", local_id
+    )
+    assert value(airflow.ds, "PackagedFlow", dr.run_id, "start", "0", "x") == 42
+    (package,) = (airflow.ds / "packages").iterdir()
+    assert package.name.split(".")[0] in path.read_text()
 
 
 def test_kubernetes_dag_parses_with_image_command_and_resources(airflow, tmp_path):

@@ -222,7 +222,8 @@ def run_task(
     run record from the flow parameters given to it (as options, or as a JSON object with
     ``params_json``); every other task only needs ids. A retried start task finds the record
     its first attempt wrote and keeps it."""
-    from flowc.runtime.runs import RunInfo, load_ir, start_run
+    from flowc.ir import NodeKind
+    from flowc.runtime.runs import RunInfo, finish_run, load_ir, start_run
     from flowc.runtime.task import TaskContext, execute_task
     from flowc.runtime.walk import Graph
 
@@ -262,6 +263,9 @@ def run_task(
     ctx = TaskContext(loaded, Graph(run_ir), ds, run)
     _check_index(ctx, step, idx)
     result = execute_task(ctx, step, idx, attempt)
+    if result.ok and ir.step(step).kind is NodeKind.END:
+        # an orchestrated run has no executor to close it: its end task does
+        finish_run(ds, run, "succeeded")
     doc = result.to_dict()
     if result_file:
         with open(result_file, "w") as f:

@@ -31,6 +31,8 @@ ENV = {
     'FLOWC_RUN_ID': '{{ run_id }}',
     'FLOWC_ATTEMPT': '{{ ti.try_number - 1 }}',
 }
+# The code package in the datastore that tasks run the flow from (flowc compile --package).
+PACKAGE = None
 CWD = None
 
 
@@ -40,6 +42,8 @@ def _task_command(step: str, index: str | None = None, start: bool = False) -> s
         'exec "$FLOWC_PYTHON" -m flowc task "$FLOWC_FLOW_FILE" ' + step + " --flow " + FLOW
         + ' --run-id "$FLOWC_RUN_ID" --attempt "$FLOWC_ATTEMPT"'
     )
+    if PACKAGE:
+        command += " --package " + PACKAGE
     if index is not None:
         command += " --index " + index
     if start:
