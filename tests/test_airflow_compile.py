@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.conftest import EXAMPLES, run_flowc
+from tests.conftest import EXAMPLES, run_flowc, run_python
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
 
@@ -71,6 +71,13 @@ def test_output_folder_gets_one_file_named_by_dag_id(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["BranchFlow.py"]
     assert "wrote" in proc.stderr
+    # the same verb through the flow file itself
+    out = tmp_path / "again.py"
+    proc = run_python(
+        str(EXAMPLES / "branch_flow.py"), "compile", "--target", "airflow", "-o", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == (tmp_path / "BranchFlow.py").read_bytes()
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
