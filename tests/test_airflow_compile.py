@@ -216,3 +216,45 @@ def test_the_cli_does_not_import_the_backends_until_compile_runs():
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert proc.stdout.strip() == "[]", proc.stderr
+
+
+def _plan(path):
+    from flowc.backends.graphplan import plan
+    from flowc.check import check_file
+
+    return plan(check_file(str(path)).chosen_flow(), "any")
+
+
+def test_graph_plan_flattens_nested_foreach_and_marks_branch_points():
+    p = _plan(EXAMPLES / "nested_foreach_flow.py")
+    steps = {s.name: s for s in p.steps}
+    assert [(f.split, f.node, f.depth) for f in p.foreaches] == [
+        ("start", "start__indices", 0),
+        ("per_model", "per_model__indices", 1),
+    ]
+    # each step maps over the index paths of its innermost foreach; a join is outside it
+    assert {n: s.fan_over for n, s in steps.items()} == {
+        "start": None,
+        "per_model": "start",
+        "score": "per_model",
+        "average": "start",
+        "compare": None,
+        "end": None,
+    }
+    assert steps["score"].upstream == ("per_model__indices",)
+    p = _plan(EXAMPLES / "switch_flow.py")
+    steps = {s.name: s for s in p.steps}
+    assert [(s.split, s.node) for s in p.switches] == [("start", "start__branch")]
+    assert steps["high"].upstream == ("start__branch",) and steps["report"].merge
+    assert not steps["end"].merge
+
+
+def test_graph_plan_reads_decorators_as_numbers():
+    p = _plan(EXAMPLES / "lr_flow.py")
+    train = next(s for s in p.steps if s.name == "train")
+    assert (train.retries, train.retry_delay) == (2, 120.0)
+    assert dict(train.resources) == {"cpu": 1, "memory": 2048}
+    assert [(x.name, x.type, x.default) for x in p.params][:2] == [
+        ("alpha", "float", 0.01),
+        ("max-iter", "int", 1000),
+    ]
