@@ -87,7 +87,6 @@ class Plan:
     switches: tuple[SwitchPlan, ...]
     params: tuple[ParamPlan, ...]
     schedule: str | None
-    tags: tuple[str, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
     @property
@@ -162,7 +161,6 @@ def plan(ir: FlowIR, target: str) -> Plan:
         switches=tuple(switches),
         params=params,
         schedule=schedule,
-        tags=(),
         diagnostics=tuple(problems.found),
     )
 
