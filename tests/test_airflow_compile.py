@@ -10,6 +10,7 @@ import ast
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -258,3 +259,32 @@ def test_graph_plan_reads_decorators_as_numbers():
         ("alpha", "float", 0.01),
         ("max-iter", "int", 1000),
     ]
+
+
+def test_code_package_is_content_addressed_and_unpacks_to_the_same_files(tmp_path):
+    from flowc.backends.package import PackageError, build, store, unpack
+    from flowc.datastore import Datastore
+
+    src = tmp_path / "src"
+    (src / "lib").mkdir(parents=True)
+    (src / "flow.py").write_text("import lib.util\n")
+    (src / "lib" / "util.py").write_text("X = 1\n")
+    (src / "notes.txt").write_text("not code\n")
+    first = build(str(src / "flow.py"))
+    os.utime(src / "flow.py", (0, 12345))  # times and owners are not part of the package
+    assert build(str(src / "flow.py")) == first
+    package_id, blob, name = first
+    assert name == "flow.py" and len(package_id) == 64
+    ds = Datastore(str(tmp_path / "ds"))
+    store(ds, package_id, blob)
+    folder = unpack(ds, package_id, str(tmp_path / "cache"))
+    assert sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*.py")) == [
+        "flow.py",
+        "lib/util.py",
+    ]
+    (src / "lib" / "util.py").write_text("X = 2\n")
+    assert build(str(src / "flow.py"))[0] != package_id  # new code, new id
+    with pytest.raises(PackageError, match="outside the flow's folder"):
+        build(str(src / "flow.py"), [str(tmp_path / "elsewhere.py")])
+    with pytest.raises(PackageError, match="not in the datastore"):
+        unpack(ds, "0" * 64, str(tmp_path / "cache"))
