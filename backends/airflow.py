@@ -28,6 +28,10 @@ from flowc.ir import FlowIR
 OPERATORS = ("bash", "kubernetes")
 PARAMS_TEMPLATE = "{{ params | tojson }}"
 _SCHEMA_TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "boolean"}
+# Airflow's execution_timeout covers the whole task (start-up, loading inputs, storing outputs);
+# the task contract itself stops the step at its @timeout and records the failure. Airflow's
+# limit is the backstop, this much later.
+TIMEOUT_GRACE_S = 60.0
 _DAG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 
 
@@ -180,7 +184,7 @@ def _task(s: StepPlan, kubernetes: bool, foreach_of: dict) -> dict[str, Any]:
         "env": list(s.env),
         "retries": s.retries,
         "retry_delay": s.retry_delay,
-        "timeout": s.timeout,
+        "timeout": s.timeout + TIMEOUT_GRACE_S if s.timeout else None,
         "merge": s.merge,
         "doc": s.doc,
     }

@@ -181,7 +181,7 @@ def test_schedule_tags_and_parameters_reach_the_dag(tmp_path):
     )
     text = compile_to(tmp_path, flow, "--tag", "team-a", "--tag", "nightly")
     assert "schedule='0 3 * * *'," in text
-    assert "execution_timeout=datetime.timedelta(seconds=120.0)," in text
+    assert "execution_timeout=datetime.timedelta(seconds=180.0)," in text
     assert "env={**ENV, 'K': 'v', \"FLOWC_PARAMS\"" in text
     assert "tags=['flowc', 'nightly', 'team-a']," in text
     assert "'n': Param(\n            3,\n            type='integer'," in text

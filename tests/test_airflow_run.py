@@ -301,6 +301,46 @@ def test_a_step_that_fails_once_is_retried(airflow, tmp_path):
     assert "first attempt fails" in (task_dir / "0.stderr").read_text()
 
 
+TIMES_OUT = """
+import time
+
+from flowc import FlowSpec, step, timeout
+
+
+class TimesOutFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.slow)
+
+    @timeout(seconds=2)
+    @step
+    def slow(self):
+        time.sleep(60)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_a_step_over_its_timeout_fails_the_run(airflow, tmp_path):
+    flow = tmp_path / "times_out.py"
+    flow.write_text(TIMES_OUT)
+    dag, dr = airflow.run(flow, "times_out")
+    # Airflow's limit is a backstop: the task contract stops the step at 2 s and records it
+    assert dag.get_task("slow").execution_timeout.total_seconds() == 62
+    s = states(dr)
+    assert "failed" in str(dr.state) and s[("slow", -1)].endswith("failed"), s
+    assert not s[("end", -1)].endswith("success")
+    task_dir = airflow.ds / "runs" / "TimesOutFlow" / dr.run_id / "slow" / "0"
+    assert not (task_dir / "task.json").exists()  # nothing committed
+    record = json.loads((task_dir / "0.attempt.json").read_text())
+    assert "timed out after 2 s" in record["error"]
+    proc, _ = run_flow(flow, cwd=airflow.work)  # flowc run fails the same way
+    assert proc.returncode == 1 and "timed out" in proc.stdout + proc.stderr
+
+
 HOSTILE = "q'uo\"te ''' \"\"\" {{ run_id }} {% if x %}y{% endif %} {# c #} \\ \\n $(echo hi) `id` $HOME\nline2\n"
 
 
