@@ -57,6 +57,7 @@ def cli(debug: bool) -> None:
     flowc tag add|remove|list     a run's tags
     flowc card view|get|list      a step's cards (flowc card server FLOW: in a browser)
     flowc task FLOW.py STEP ...   run one task (what orchestrators call)
+    flowc compile FLOW.py --target airflow   a DAG file for an orchestrator
     """
 
 
@@ -311,6 +312,17 @@ def run(
 @click.option("--index", metavar="I.J", help="The task's foreach index path (e.g. 2.0).")
 @click.option("--attempt", type=int, default=0, show_default=True, help="Retry count.")
 @click.option("--result-file", metavar="PATH", help="Also write the JSON result here.")
+@click.option(
+    "--params-json",
+    metavar="JSON",
+    help="Start task only: flow parameters as a JSON object keyed by name.",
+)
+@click.option(
+    "--package",
+    "package_id",
+    metavar="ID",
+    help="Run FLOW_FILE from this code package in the datastore (flowc compile --package).",
+)
 @_run_options
 @click.pass_context
 def task(
@@ -321,6 +333,8 @@ def task(
     index: str | None,
     attempt: int,
     result_file: str | None,
+    params_json: str | None,
+    package_id: str | None,
     flow_name: str | None,
     datastore: str | None,
     tags: tuple[str, ...],
@@ -333,10 +347,14 @@ def task(
     """
     from flowc.runtime.launch import RunOptions, run_task
 
+    if package_id:
+        flow_file = os.path.join(_unpacked(package_id, datastore), flow_file)
     path = _flow_file(flow_file)
     opts = RunOptions(flow_name, None, datastore, tags, None, with_specs)
     return _launch_errors(
-        lambda: run_task(path, step, run_id, index, attempt, list(ctx.args), opts, result_file)
+        lambda: run_task(
+            path, step, run_id, index, attempt, list(ctx.args), opts, result_file, params_json
+        )
     )
 
 
@@ -689,6 +707,141 @@ def card_server(flow: str, port: int, host: str, datastore: str | None) -> int:
     return EXIT_OK
 
 
+def _unpacked(package_id: str, datastore: str | None) -> str:
+    from flowc.backends.package import PackageError, unpack
+    from flowc.datastore import Datastore
+
+    try:
+        return unpack(Datastore(datastore), package_id)
+    except PackageError as e:
+        raise CommandError(str(e)) from None
+
+
+# --- compile --------------------------------------------------------------------------------
+
+
+@cli.command(name="compile")
+@click.argument("flow_file", metavar="FLOW_FILE")
+@click.option("--target", required=True, metavar="NAME", help="The orchestrator: airflow.")
+@click.option(
+    "-o",
+    "--output",
+    metavar="DIR_OR_FILE",
+    default=".",
+    show_default=True,
+    help="A folder for the generated files, or the file name when there is one.",
+)
+@click.option("--flow", "flow_name", metavar="NAME", help="The flow class.")
+@click.option(
+    "--operator",
+    type=click.Choice(["bash", "kubernetes"]),
+    default="bash",
+    show_default=True,
+    help="Airflow: run tasks on the worker (bash) or in pods (kubernetes).",
+)
+@click.option("--image", metavar="IMAGE", help="Container image (kubernetes).")
+@click.option("--namespace", metavar="NS", help="Kubernetes namespace (default: default).")
+@click.option("--python", "python", metavar="PATH", help="Interpreter on the workers (python3).")
+@click.option("--flow-path", metavar="PATH", help="The flow file as the workers see it.")
+@click.option("--cwd", metavar="DIR", help="Working directory of the tasks (bash).")
+@click.option("--datastore", metavar="URL", help="The datastore the tasks use.")
+@click.option("--dag-id", metavar="ID", help="Airflow DAG id (default: the flow's name).")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the DAG (repeatable).")
+@click.option(
+    "--package",
+    is_flag=True,
+    help="Store the flow's code in the datastore; tasks run it from there.",
+)
+def compile_(
+    flow_file: str,
+    target: str,
+    output: str,
+    flow_name: str | None,
+    operator: str,
+    image: str | None,
+    namespace: str | None,
+    python: str | None,
+    flow_path: str | None,
+    cwd: str | None,
+    datastore: str | None,
+    dag_id: str | None,
+    tags: tuple[str, ...],
+    package: bool,
+) -> int:
+    """Compile a flow for an orchestrator: flowc compile FLOW_FILE --target airflow -o DIR.
+
+    The same file always gives the same output. What the target cannot express is reported as
+    file:line:col diagnostics (exit 2), like lint errors.
+    """
+    from flowc.backends import base
+    from flowc.runtime.launch import checked_flow
+
+    path = _flow_file(flow_file)
+    if target not in base.targets():
+        known = ", ".join(base.targets())
+        raise CommandError(f"unknown target {target!r} (targets: {known})")
+    ir, warnings = _launch_errors(lambda: checked_flow(path, flow_name))
+    _print_diagnostics(warnings, err=True)
+    extra = {
+        "operator": operator,
+        "namespace": namespace,
+        "python": python,
+        "flow_path": flow_path,
+        "cwd": cwd,
+        "dag_id": dag_id,
+        "tags": tags,
+    }
+    options = base.EmitOptions(datastore=datastore, image=image, extra=extra)
+    result = base.get_emitter(target).emit(ir, options)
+    if package and not any(d.is_error for d in result.diagnostics):
+        extra.update(_store_package(path, ir, datastore))
+        options = base.EmitOptions(datastore=datastore, image=image, extra=extra)
+        result = base.get_emitter(target).emit(ir, options)
+    _print_diagnostics(result.diagnostics, err=True)
+    errors = [d for d in result.diagnostics if d.is_error]
+    if errors:
+        n = len(errors)
+        raise CommandError(
+            f"{path}: {ir.name} uses {n} feature{'s' if n > 1 else ''} {target} cannot express"
+        )
+    for name, target_path in _output_paths(output, sorted(result.files)).items():
+        from flowc.atomic import write_atomic
+
+        os.makedirs(os.path.dirname(os.path.abspath(target_path)), exist_ok=True)
+        write_atomic(target_path, [result.files[name].encode()])
+        click.echo(f"wrote {target_path}", err=True)
+    return EXIT_OK
+
+
+def _store_package(path: str, ir, datastore: str | None) -> dict[str, str]:  # noqa: ANN001
+    """Package the flow's sources into the datastore; the options that make tasks use it."""
+    from flowc.backends.package import PackageError, build, store
+    from flowc.datastore import Datastore, DatastoreError
+
+    if not datastore:
+        raise CommandError("--package needs --datastore URL: the tasks read the package there")
+    try:
+        package_id, blob, name = build(path, [p for p, _ in ir.sources])
+        ds = Datastore(datastore)
+        ds.check_writable()
+        store(ds, package_id, blob)
+    except (PackageError, DatastoreError) as e:
+        raise CommandError(str(e)) from None
+    click.echo(f"stored code package {package_id} in {datastore}", err=True)
+    return {"package": package_id, "flow_path": name}
+
+
+def _output_paths(output: str, names: list[str]) -> dict[str, str]:
+    """One file into ``x.py`` when -o names a .py file; otherwise every file into a folder."""
+    if output.endswith(".py") and not os.path.isdir(output):
+        if len(names) != 1:
+            raise CommandError(f"-o {output}: this target writes {len(names)} files; pass a folder")
+        return {names[0]: output}
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise CommandError(f"-o {output}: not a folder; pass a folder or a .py file name")
+    return {n: os.path.join(output, n) for n in names}
+
+
 # --- shared helpers -------------------------------------------------------------------------
 
 
@@ -751,7 +904,7 @@ def main(argv: list[str] | None = None, prog_name: str | None = None) -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
-FLOW_VERBS = ("run", "resume", "show", "validate", "task", "card")
+FLOW_VERBS = ("run", "resume", "show", "validate", "task", "compile", "card")
 
 
 def flow_main(path: str, flow_name: str) -> None:

@@ -82,6 +82,26 @@ def test_a_foreach_run_task_by_task(tmp_path):
     assert value(tmp_path, "FanFlow", "r1", "join", "0", "total") == 600  # scale from the record
     proc, result = task(tmp_path, flow, "end", "--run-id", "r1")
     assert result["status"] == "ok" and result["next_steps"] == []
+    status = json.loads((tmp_path / "ds" / "runs" / "FanFlow" / "r1" / "status.json").read_text())
+    assert status["status"] == "succeeded"  # the end task closes an orchestrated run
+
+
+def test_start_takes_parameters_as_json_and_a_retried_start_keeps_its_record(tmp_path):
+    flow = tmp_path / "fan.py"
+    flow.write_text(FAN)
+    doc = '{"scale": 7, "not-a-parameter": 1}'  # an orchestrator's conf may hold other keys
+    proc, result = task(tmp_path, flow, "start", "--run-id", "j1", "--params-json", doc)
+    assert proc.returncode == 0, proc.stderr
+    assert value(tmp_path, "FanFlow", "j1", "start", "0", "scale") == 7
+    retry = ["start", "--run-id", "j1", "--attempt", "1", "--params-json", '{"scale": 8}']
+    proc, result = task(tmp_path, flow, *retry)
+    assert proc.returncode == 0, proc.stderr
+    assert value(tmp_path, "FanFlow", "j1", "start", "0", "scale") == 7  # the record stands
+    proc, _ = task(tmp_path, flow, "start", "--run-id", "j2", "--params-json", '{"scale": null}')
+    assert proc.returncode == 0 and value(tmp_path, "FanFlow", "j2", "start", "0", "scale") == 10
+    for doc, message in [("[1]", "expected a JSON object"), ('{"scale": "x"}', "--scale")]:
+        proc, _ = task(tmp_path, flow, "start", "--run-id", "j3", "--params-json", doc)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
 
 
 def test_a_join_before_its_inputs_fails_naming_the_missing_one(tmp_path):

@@ -359,17 +359,3 @@ def render_all(components: Iterable[Component]) -> Markup:
         except Exception as e:  # noqa: BLE001 - a broken component must not lose the card
             out.append(Error(e, f"{type(c).__name__} could not be rendered").render())
     return Markup("\n".join(out))
-
-
-__all__ = [
-    "Artifact",
-    "Component",
-    "Error",
-    "Image",
-    "Markdown",
-    "ProgressBar",
-    "PythonCode",
-    "Table",
-    "ValueBox",
-    "VegaChart",
-]

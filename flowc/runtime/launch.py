@@ -104,12 +104,16 @@ def _datastore(url: str | None) -> Datastore:
     return ds
 
 
-def _params(cls: type, args: Sequence[str], flow: str) -> tuple[dict, dict]:
-    from flowc.runtime.params import ParamError, parse_args, resolve, specs_of
+def _params(
+    cls: type, args: Sequence[str], flow: str, params_json: str | None = None
+) -> tuple[dict, dict]:
+    from flowc.runtime.params import ParamError, from_json, parse_args, resolve, specs_of
 
     specs = specs_of(cls)
     try:
-        values = resolve(specs, parse_args(specs, args, flow))
+        given = from_json(specs, params_json) if params_json is not None else {}
+        given.update(parse_args(specs, args, flow))
+        values = resolve(specs, given)
     except ParamError as e:
         raise LaunchError(str(e)) from None
     return values, {s.attr: s.name for s in specs}
@@ -260,9 +264,12 @@ def run_task(
     args: Sequence[str],
     opts: RunOptions,
     result_file: str | None = None,
+    params_json: str | None = None,
 ) -> int:
     """One task through the contract, as an orchestrator calls it. The start task creates the
-    run record from the flow parameters given to it; every other task only needs ids."""
+    run record from the flow parameters given to it (as options, or as a JSON object with
+    ``params_json``); every other task only needs ids. A retried start task finds the record
+    its first attempt wrote and keeps it."""
     from flowc.runtime.runs import RunInfo, load_ir, start_run
     from flowc.runtime.task import TaskContext, execute_task
     from flowc.runtime.walk import Graph
@@ -292,9 +299,9 @@ def run_task(
                 f"run {ir.name}/{run_id} is not in the datastore {_display(ds.url)}; its start "
                 "task creates it (flowc task FLOW start --run-id ID [parameters])"
             )
-        values, names = _params(loaded.cls, args, ir.name)
+        values, names = _params(loaded.cls, args, ir.name, params_json)
         run = start_run(ds, ir, path, values, names, opts.tags, _with(opts.with_specs), run_id)
-    elif args:
+    elif (args or params_json) and step != "start":
         raise LaunchError(
             f"run {ir.name}/{run_id} already exists; parameters are read from its record, so "
             "pass only ids to later tasks"

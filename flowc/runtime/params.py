@@ -131,6 +131,24 @@ def parse_args(specs: Sequence[ParamSpec], args: Sequence[str], flow: str) -> di
     return out
 
 
+def from_json(specs: Sequence[ParamSpec], text: str) -> dict[str, Any]:
+    """Values by attribute from a JSON object keyed by parameter name, as an orchestrator passes
+    them (Airflow's rendered ``params``). ``null`` means the default. Names the flow does not
+    declare are ignored: an orchestrator's run configuration may carry keys of its own."""
+    try:
+        doc = json.loads(text) if text.strip() else {}
+    except ValueError as e:
+        raise ParamError(f"--params-json: not JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise ParamError(f"--params-json: expected a JSON object, got {type(doc).__name__}")
+    by_name = {_norm(s.name): s for s in specs}
+    return {
+        spec.attr: value
+        for key, value in doc.items()
+        if value is not None and (spec := by_name.get(_norm(str(key)))) is not None
+    }
+
+
 def _unknown(name: str, specs: Sequence[ParamSpec], flow: str) -> str:
     known = [s.name for s in specs]
     close = difflib.get_close_matches(name.replace("_", "-"), known, n=1)
