@@ -203,3 +203,30 @@ def test_a_flow_that_never_ran_is_an_empty_list(tmp_path):
     assert page.status == 200 and b"NeverRanFlow has no runs yet." in page.body
     assert json.loads(route(app, "/api/runs").body) == []
     assert route(app, "/runs/1").status == 404
+
+
+def test_live_step_after_a_switch_runs_once_the_branch_taken_is_done(tmp_path):
+    """The merge step after a switch waits for the branch taken, not for the one skipped."""
+    from tests.conftest import FLOWS, run_flow
+
+    proc, run = run_flow(FLOWS / "switch_flow.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ds = Datastore(str(tmp_path / "ds"))
+    base = f"{ds.url}/{layout.run_dir('SwitchFlow', run)}"
+    for step in ("after", "end"):
+        shutil.rmtree(f"{base}/{step}")
+    (tmp_path / "ds" / layout.run_dir("SwitchFlow", run) / "status.json").unlink()
+    from flowc.runtime.runs import load_ir
+
+    ir = load_ir(ds, "SwitchFlow", run)
+    states = {s.name: s.state for s in runview.step_states(ds, "SwitchFlow", run, ir, True)}
+    assert states == {
+        "start": "succeeded",
+        "high": "succeeded",
+        "low": "pending",  # the switch took high
+        "after": "running",
+        "end": "pending",
+    }
+    shutil.rmtree(f"{base}/high")  # high itself is now the one running
+    states = {s.name: s.state for s in runview.step_states(ds, "SwitchFlow", run, ir, True)}
+    assert (states["high"], states["low"], states["after"]) == ("running", "pending", "pending")

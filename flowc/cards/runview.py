@@ -4,9 +4,9 @@ step's status (also while the run is live) and one task's attempts, artifacts, l
 Only reads. Every function takes ids the caller has already validated (the server checks each
 URL segment first); keys are built with :mod:`flowc.datastore.layout`, never from raw URL text.
 A running task has no ``task.json`` or attempt record yet, so a live step's state is inferred
-from its parents: a step whose parents are done (and, after a switch, that was the branch
-taken) is running; a foreach body is running until it has as many finished tasks as its split
-made.
+from its parents: a step whose parents are done (or were skipped: a switch took another branch)
+and that one of them leads to (after a switch, the branch taken) is running; a foreach body is
+running until it has as many finished tasks as its split made.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ def step_states(ds: Datastore, flow: str, run_id: str, ir: FlowIR, live: bool) -
     steps = ir.step_map()
     preds = graph.predecessors(ir.steps)
     out: dict[str, StepState] = {}
+    skipped: set[str] = set()  # steps this run will not reach: a switch took another branch
     for name in graph.order(ir):
         ids = sorted(ds.storage.listdir(layout.step_dir(flow, run_id, name)), key=task_sort_key)
         tasks = [task_state(ds, flow, run_id, name, t) for t in ids if TASK_ID_RE.match(t)]
@@ -115,10 +116,13 @@ def step_states(ds: Datastore, flow: str, run_id: str, ir: FlowIR, live: bool) -
                 state = "running"
             else:
                 state = "cloned" if states == {"cloned"} else "succeeded"
-        elif live and _ready(name, preds.get(name, ()), steps, out):
-            state = "running"
         else:
-            state = "pending"
+            parents = preds.get(name, ())
+            settled = all(p in skipped or (p in out and out[p].state in DONE) for p in parents)
+            routed = not parents or any(_routes(p, name, steps, out) for p in parents)
+            if settled and not routed:
+                skipped.add(name)
+            state = "running" if live and settled and routed else "pending"
         out[name] = StepState(name, state, tasks)
     return list(out.values())
 
@@ -133,16 +137,13 @@ def _expected_tasks(name: str, preds: dict, steps: dict, seen: dict[str, StepSta
     return None
 
 
-def _ready(name: str, parents: tuple[str, ...], steps: dict, seen: dict[str, StepState]) -> bool:
-    if not parents:
-        return True  # start, before its task wrote anything
-    for p in parents:
-        if p not in seen or seen[p].state not in DONE:
-            return False
-        tr = steps[p].transition
-        if tr is not None and tr.kind is TransitionKind.SWITCH:
-            if not any((t.record or {}).get("branch") == name for t in seen[p].tasks):
-                return False
+def _routes(parent: str, name: str, steps: dict, seen: dict[str, StepState]) -> bool:
+    """Whether ``parent`` finished and sends the run on to ``name`` (a switch: its branch)."""
+    if parent not in seen or seen[parent].state not in DONE:
+        return False
+    tr = steps[parent].transition
+    if tr is not None and tr.kind is TransitionKind.SWITCH:
+        return any((t.record or {}).get("branch") == name for t in seen[parent].tasks)
     return True
 
 
