@@ -42,7 +42,8 @@ import jinja2
 from flowc.cards import runview
 from flowc.cards.graph_svg import graph_svg
 from flowc.cards.store import KEY_RE, read_card
-from flowc.datastore import Datastore, layout
+from flowc.client.terminal import format_duration
+from flowc.datastore import Datastore, human_size, layout
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8324
 PAGE_SIZE = 100
@@ -179,7 +180,7 @@ class CardApp:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(when=_when, duration=_duration, size=_size, q=_q)
+        self.env.filters.update(when=_when, duration=format_duration, size=human_size, q=_q)
 
     def render(self, name: str, status: int = 200, **context: Any) -> Response:
         html = self.env.get_template(f"card_server_{name}.html.j2").render(
@@ -399,27 +400,6 @@ def _when(ts: Any) -> str:
     if not isinstance(ts, int | float):
         return "-"
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, int | float):
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
-
-
-def _size(n: Any) -> str:
-    if not isinstance(n, int):
-        return "?"
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(n)
 
 
 def _q(text: Any) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from flowc.client.scope import ClientError, NotFound
 from flowc.client.objects import Flow, Run, Step, Task
 from flowc.datastore import Datastore, human_size
+from flowc.datastore.index import RunEntry
 
 
 def open_pathspec(ds: Datastore, pathspec: str) -> Run | Step | Task:
@@ -31,8 +32,9 @@ def _time(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S") if t else "-"
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
+def format_duration(seconds: float | None) -> str:
+    """``4.2s``, ``3m07s``, ``2h05m``: durations as the terminal and the card server show them."""
+    if not isinstance(seconds, int | float):
         return "-"
     if seconds < 60:
         return f"{seconds:.1f}s"
@@ -51,21 +53,21 @@ def runs_rows(ds: Datastore, flow: str, user: str | None, limit: int) -> tuple[l
     Flow(flow, ds)  # a clear NotFound for a flow that never ran
     entries = read_index(ds, flow, _warn)
     mine = [e for e in entries if user is None or e.user == user]
-    rows = []
-    for e in mine[:limit]:
-        rows.append(
-            {
-                "run_id": e.run_id,
-                "status": e.status,
-                "user": e.user,
-                "created_at": e.created_at,
-                "finished_at": e.finished_at,
-                "duration": (e.finished_at - e.created_at) if e.finished_at else None,
-                "tags": sorted(e.tags),
-                "origin_run_id": e.origin_run_id,
-            }
-        )
-    return rows, len(entries) - len(mine)
+    return [run_row(e) for e in mine[:limit]], len(entries) - len(mine)
+
+
+def run_row(e: RunEntry) -> dict[str, Any]:
+    """One run of the index as ``flowc runs --json`` and the card server give it."""
+    return {
+        "run_id": e.run_id,
+        "status": e.status,
+        "user": e.user,
+        "created_at": e.created_at,
+        "finished_at": e.finished_at,
+        "duration": (e.finished_at - e.created_at) if e.finished_at else None,
+        "tags": sorted(e.tags),
+        "origin_run_id": e.origin_run_id,
+    }
 
 
 def format_runs(flow: str, rows: list[dict], hidden: int, user: str | None) -> str:
@@ -84,7 +86,7 @@ def format_runs(flow: str, rows: list[dict], hidden: int, user: str | None) -> s
                     r["run_id"],
                     r["status"],
                     _time(datetime.fromtimestamp(r["created_at"])),
-                    _duration(r["duration"]),
+                    format_duration(r["duration"]),
                     r["user"] or "-",
                     tags or "-",
                 )
