@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -71,6 +70,17 @@ def _split_args(argv: Sequence[str]) -> tuple[str, list[str], list[str]]:
     return outputs, names, task_args
 
 
+def _flowc(args: list[str]) -> int:
+    """``flowc ARGS`` in this process (one interpreter start per pod, not two)."""
+    from flowc.cli import main as flowc_main
+
+    try:
+        flowc_main(args, prog_name="flowc")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     outputs, names, task_args = _split_args(sys.argv[1:] if argv is None else argv)
     index = None
@@ -78,10 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         index = task_args[task_args.index("--index") + 1]
     with tempfile.TemporaryDirectory(prefix="flowc-argo-") as tmp:
         result_file = os.path.join(tmp, "result.json")
-        cmd = [sys.executable, "-m", "flowc", "task", *task_args, "--result-file", result_file]
+        cmd = ["task", *task_args, "--result-file", result_file]
         if names:
             cmd += ["--params-json", params_json(names, dict(os.environ))]
-        rc = subprocess.call(cmd)
+        rc = _flowc(cmd)
         if rc == 0 and outputs:
             with open(result_file) as f:
                 write_outputs(json.load(f), index, outputs)
