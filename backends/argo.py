@@ -12,7 +12,8 @@ waits for whichever branch ran (``a.Succeeded || b.Succeeded``).
 
 Argo substitutes ``{{...}}`` everywhere in a template and in ``spec.arguments`` and has no
 escape for it, so user text never goes there verbatim: parameter values are JSON whose string
-``{`` are written ``\\u007b``; an ``@environment`` value holding ``{{`` is left to the task
+``{``, ``}`` and ``$`` are written ``\\u007b``... (Kubernetes would expand ``$(VAR)``; other
+values escape ``$`` as ``$$``); an ``@environment`` value holding ``{{`` is left to the task
 contract (which sets every ``@environment`` variable itself); docstrings live only in the
 top-level metadata, which Argo does not substitute.
 
@@ -89,9 +90,7 @@ def _option_problems(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnost
     if kind not in KINDS:
         out.append(_at(ir, "kind", f"unknown kind {kind!r}", "use workflow-template or workflow"))
     if not options.image:
-        out.append(
-            _at(ir, "image", "Argo runs every step in a container", "pass --image REPO:TAG")
-        )
+        out.append(_at(ir, "image", "Argo runs every step in a container", "pass --image REPO:TAG"))
     package = extra.get("package")
     if package is not None and not re.fullmatch(r"[0-9a-f]{64}", str(package)):
         out.append(_at(ir, "package", f"{package!r} is not a code package id", "a sha256 hex"))
@@ -107,8 +106,12 @@ def _option_problems(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnost
     ):
         if value is not None and ("{{" in str(value) or "}}" in str(value)):
             out.append(
-                _at(ir, "value", f"{what} {value!r} holds '{{{{' or '}}}}', which Argo would "
-                "substitute", f"choose a {what} without braces")
+                _at(
+                    ir,
+                    "value",
+                    f"{what} {value!r} holds '{{{{' or '}}}}', which Argo would substitute",
+                    f"choose a {what} without braces",
+                )
             )
     if not options.datastore or not _REMOTE.match(options.datastore):
         out.append(
@@ -124,8 +127,12 @@ def _option_problems(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnost
     for x in p.params:
         if not _PARAM_NAME.match(x.name):
             out.append(
-                _at(ir, "parameter-name", f"parameter {x.name!r} is not a valid Argo parameter "
-                "name", "use letters, digits, '-' and '_'")
+                _at(
+                    ir,
+                    "parameter-name",
+                    f"parameter {x.name!r} is not a valid Argo parameter name",
+                    "use letters, digits, '-' and '_'",
+                )
             )
     names = [_task_name(s.name) for s in p.steps]
     names += [_body_name(f.split) for f in p.foreaches]
@@ -139,8 +146,13 @@ def _option_problems(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnost
         switch_preds = [q for q in s.in_steps if is_switch(steps[q])]
         if switch_preds and len(s.in_steps) > 1:
             out.append(
-                _at(ir, "switch-merge", f"step {s.name!r} is both a case of switch "
-                f"{switch_preds[0]!r} and a merge point", "add a step between the switch and it")
+                _at(
+                    ir,
+                    "switch-merge",
+                    f"step {s.name!r} is both a case of switch "
+                    f"{switch_preds[0]!r} and a merge point",
+                    "add a step between the switch and it",
+                )
             )
     return out
 
@@ -178,7 +190,8 @@ def param_value(value: Any) -> str:
     """JSON for a parameter value in which no '{' is literal inside a string, so Argo's
     substitution never sees ``{{`` (structural braces are never adjacent in JSON text)."""
     if isinstance(value, str):
-        return json.dumps(value).replace("{", "\\u007b").replace("}", "\\u007d")
+        text = json.dumps(value).replace("{", "\\u007b").replace("}", "\\u007d")
+        return text.replace("$", "\\u0024")  # nor Kubernetes' $(VAR) expansion
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(param_value(v) for v in value) + "]"
     if isinstance(value, dict):
@@ -187,6 +200,12 @@ def param_value(value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{value!r} has no JSON form")
     return json.dumps(value)
+
+
+def k8s_literal(text: str) -> str:
+    """Kubernetes expands ``$(VAR)`` in a container's command, args and env values; ``$$`` is
+    its escape for ``$``."""
+    return text.replace("$", "$$")
 
 
 def _safe(text: str) -> bool:
@@ -349,7 +368,9 @@ def _dag_task(
     if when:
         task["when"] = when
     if stack:
-        task["arguments"] = {"parameters": [{"name": "index", "value": "{{inputs.parameters.index}}"}]}
+        task["arguments"] = {
+            "parameters": [{"name": "index", "value": "{{inputs.parameters.index}}"}]
+        }
     return task
 
 
@@ -358,7 +379,7 @@ def _container_template(
 ) -> dict[str, Any]:
     extra = options.extra
     flow_path = extra.get("flow_path") or os.path.abspath(ir.file)
-    wrapper = [extra.get("python") or "python3", "-m", "flowc.backends.argo_task"]
+    wrapper = [k8s_literal(extra.get("python") or "python3"), "-m", "flowc.backends.argo_task"]
     outputs = []
     if is_foreach(s):
         outputs.append(INDICES)
@@ -368,15 +389,17 @@ def _container_template(
         wrapper += ["--outputs", OUTPUTS_DIR]
     env: list[dict[str, str]] = []
     if options.datastore:
-        env.append({"name": "FLOWC_DATASTORE", "value": options.datastore})
+        env.append({"name": "FLOWC_DATASTORE", "value": k8s_literal(options.datastore)})
     if s.name == "start":
         for i, x in enumerate(p.params):
             wrapper += ["--param", x.name]
-            env.append({"name": f"FLOWC_PARAM_{i}", "value": f"{{{{workflow.parameters.{x.name}}}}}"})
+            env.append(
+                {"name": f"FLOWC_PARAM_{i}", "value": f"{{{{workflow.parameters.{x.name}}}}}"}
+            )
     for key, value in sp.env:
         if _safe(key) and _safe(value):  # the task contract sets every @environment var itself
-            env.append({"name": key, "value": value})
-    task = [flow_path, s.name, "--flow", ir.name, "--run-id", "{{workflow.name}}"]
+            env.append({"name": key, "value": k8s_literal(value)})
+    task = [k8s_literal(flow_path), s.name, "--flow", ir.name, "--run-id", "{{workflow.name}}"]
     task += ["--attempt", "{{retries}}" if sp.retries else "0"]
     if sp.depth:
         task += ["--index", "{{inputs.parameters.index}}"]

@@ -12,8 +12,16 @@ from typing import Any
 
 _REF = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _DEPENDS_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z]+)?")
-_RESULTS = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned", "AnySucceeded",
-            "AllFailed"}
+_RESULTS = {
+    "Succeeded",
+    "Failed",
+    "Errored",
+    "Skipped",
+    "Omitted",
+    "Daemoned",
+    "AnySucceeded",
+    "AllFailed",
+}
 _GLOBALS = {"workflow.name", "workflow.namespace", "workflow.uid", "retries", "item"}
 
 

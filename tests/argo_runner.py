@@ -11,7 +11,8 @@ semantics for the parts flowc uses, so a compiled flow's wiring can run on this 
 * ``withParam`` runs the template once per item of the JSON list, ``{{item}}`` the item; the
   task's output parameters are then the JSON list of each run's value (JSON values embedded);
   an empty list skips the task;
-* a container runs its ``command + args`` with its ``env``; the folders output parameters are
+* a container runs its ``command + args`` with its ``env``, after Kubernetes' ``$(VAR)``
+  expansion; the folders output parameters are
   read from are the pod's own (paths under them are moved into a folder per pod); output parameters are read from
   ``valueFrom.path``; ``retryStrategy.limit`` retries with ``{{retries}}`` the attempt number;
   ``activeDeadlineSeconds`` is the process's time limit;
@@ -66,6 +67,25 @@ def _subst_all(value: Any, scope: dict[str, str]) -> Any:
     if isinstance(value, dict):
         return {k: _subst_all(v, scope) for k, v in value.items()}
     return value
+
+
+def k8s_expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes' expansion of a container's command, args and env values: ``$(VAR)`` of a
+    defined variable becomes its value, ``$$`` becomes ``$``, anything else stays."""
+    out, i = [], 0
+    while i < len(text):
+        if text.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif (
+            text.startswith("$(", i) and (end := text.find(")", i)) > 0 and text[i + 2 : end] in env
+        ):
+            out.append(env[text[i + 2 : end]])
+            i = end + 1
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
 
 
 def aggregate(values: list[str]) -> str:
@@ -142,8 +162,13 @@ class Runner:
             os.makedirs(pod)
             outs_spec = (t.get("outputs") or {}).get("parameters") or []
             dirs = {os.path.dirname(o["valueFrom"]["path"]) for o in outs_spec}
-            argv = [_in_pod(pod, dirs, a) for a in c.get("command", []) + c.get("args", [])]
-            env = {e["name"]: e["value"] for e in c.get("env", [])}
+            env: dict[str, str] = {}
+            for e in c.get("env", []):  # each value sees the variables defined before it
+                env[e["name"]] = k8s_expand(e["value"], env)
+            argv = [
+                _in_pod(pod, dirs, k8s_expand(a, env))
+                for a in c.get("command", []) + c.get("args", [])
+            ]
             try:
                 rc = subprocess.run(
                     argv,
@@ -167,9 +192,7 @@ class Runner:
         tasks = {x["name"]: x for x in t["dag"]["tasks"]}
         done: dict[str, Node] = {}
         while len(done) < len(tasks):
-            ready = [
-                n for n, x in tasks.items() if n not in done and _deps(x) <= set(done)
-            ]
+            ready = [n for n, x in tasks.items() if n not in done and _deps(x) <= set(done)]
             if not ready:
                 raise ArgoError(f"{path}: no task can run: {sorted(set(tasks) - set(done))}")
             for n in ready:

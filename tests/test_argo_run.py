@@ -130,7 +130,7 @@ def test_a_step_that_fails_once_is_retried_with_the_attempt_number(work):
     assert (task_dir / "0.attempt.json").exists()
 
 
-HOSTILE_ARGO = HOSTILE + " {{workflow.name}} {{inputs.parameters.x}} {{=1+1}} $(id)"
+HOSTILE_ARGO = HOSTILE + " {{workflow.name}} {{inputs.parameters.x}} {{=1+1}} $(FLOWC_DATASTORE) $$"
 
 
 def test_hostile_values_reach_the_step_unchanged(work):
@@ -142,12 +142,13 @@ def test_hostile_values_reach_the_step_unchanged(work):
         f"    {HOSTILE_ARGO!r}\n\n"
         f"    text = Parameter('text', default={HOSTILE_ARGO!r}, help={HOSTILE_ARGO!r})\n"
         "    cfg = Parameter('cfg', default={'k': ['{{workflow.name}}', {'n': 1}]})\n\n"
-        f"    @environment(vars={{'HOSTILE_ENV': {HOSTILE_ARGO!r}, 'PLAIN': 'x'}})\n"
+        f"    @environment(vars={{'HOSTILE_ENV': {HOSTILE_ARGO!r}, 'PLAIN': 'x $(PATH) $$'}})\n"
         "    @step\n"
         "    def start(self):\n"
         "        self.seen = self.text\n"
         "        self.cfg_seen = self.cfg\n"
         "        self.env_seen = os.environ['HOSTILE_ENV']\n"
+        "        self.plain_seen = os.environ['PLAIN']\n"
         "        self.next(self.end)\n\n"
         "    @step\n"
         "    def end(self):\n"
@@ -163,7 +164,8 @@ def test_hostile_values_reach_the_step_unchanged(work):
     cfg = value(ds, "HostileFlow", "hostile-1", "start", "0", "cfg_seen")
     assert cfg == {"k": ["{{workflow.name}}", {"n": 1}]}
     start = next(p for p in runner.pods if p.template == "step-start")
-    assert start.env["PLAIN"] == "x"  # a plain @environment value is in the pod spec too
+    assert start.env["PLAIN"] == "x $(PATH) $$"  # in the pod spec too, not expanded
+    assert value(ds, "HostileFlow", "hostile-1", "start", "0", "plain_seen") == "x $(PATH) $$"
     # a value given at submit time is not substituted into the template either (Argo itself
     # replaces global variables such as {{workflow.name}} in submitted arguments)
     other = "{{inputs.parameters.x}} {{tasks.a.outputs.parameters.b}} {{item}} $(id)"
