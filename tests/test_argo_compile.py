@@ -447,3 +447,40 @@ def test_hera_rejects_an_unknown_key(good):
 def test_the_semantic_check_catches(good, change, expected):
     problems = semantic_problems(_broken(good, change))
     assert any(expected in p for p in problems), problems
+
+
+def test_a_switch_case_that_is_also_a_merge_point_is_reported(tmp_path):
+    flow = write(
+        tmp_path,
+        "swm.py",
+        "from flowc import FlowSpec, step\n\n\n"
+        "class SwMerge(FlowSpec):\n"
+        "    @step\n"
+        "    def start(self):\n"
+        "        self.k = 'a'\n"
+        "        self.next({'a': self.a, 'b': self.b}, condition='k')\n\n"
+        "    @step\n"
+        "    def a(self):\n"
+        "        self.next(self.b)\n\n"
+        "    @step\n"
+        "    def b(self):\n"
+        "        self.next(self.end)\n\n"
+        "    @step\n"
+        "    def end(self):\n"
+        "        pass\n",
+    )
+    proc = run_flowc("compile", str(flow), "--target", "argo", "--image", "i")
+    assert proc.returncode == 2 and "argo-switch-merge" in proc.stderr, proc.stderr
+
+
+def test_the_pod_entry_point_builds_parameters_and_index_paths():
+    from flowc.backends.argo_task import index_paths, params_json
+
+    env = {"FLOWC_PARAM_0": "3", "FLOWC_PARAM_1": "plain text", "FLOWC_PARAM_2": '"{{x}}"'}
+    assert json.loads(params_json(["n", "s", "t", "missing"], env)) == {
+        "n": 3,
+        "s": "plain text",
+        "t": "{{x}}",
+    }
+    assert index_paths({"foreach_num_splits": 2}, None) == ["0", "1"]
+    assert index_paths({"foreach_num_splits": 3}, "1.0") == ["1.0.0", "1.0.1", "1.0.2"]

@@ -13,7 +13,14 @@ import yaml
 
 from tests.argo_runner import Runner
 from tests.conftest import EXAMPLES, run_flow, run_flowc
-from tests.test_airflow_run import HOSTILE, NESTED_IN_BRANCH, RETRY_ONCE, stored, value
+from tests.test_airflow_run import (
+    HOSTILE,
+    NESTED_IN_BRANCH,
+    RETRY_ONCE,
+    TIMES_OUT,
+    stored,
+    value,
+)
 
 
 @pytest.fixture()
@@ -128,6 +135,67 @@ def test_a_step_that_fails_once_is_retried_with_the_attempt_number(work):
     assert flaky[0] == (0, 1) and flaky[1] == (1, 0)
     task_dir = work / "ds" / "runs" / "RetryOnceFlow" / "retry-1" / "flaky" / "0"
     assert (task_dir / "0.attempt.json").exists()
+
+
+LONG_BRANCH = """
+from flowc import FlowSpec, Parameter, step
+
+
+class LongBranchFlow(FlowSpec):
+    n = Parameter("n", default=1)
+
+    @step
+    def start(self):
+        self.side = "big" if self.n > 5 else "small"
+        self.next({"big": self.big, "small": self.small}, condition="side")
+
+    @step
+    def big(self):
+        self.path = ["big"]
+        self.next(self.big2)
+
+    @step
+    def big2(self):
+        self.path = self.path + ["big2"]
+        self.next(self.merge)
+
+    @step
+    def small(self):
+        self.path = ["small"]
+        self.next(self.merge)
+
+    @step
+    def merge(self):
+        self.result = self.path
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_every_step_of_a_skipped_branch_is_omitted(work):
+    flow = work / "long_branch.py"
+    flow.write_text(LONG_BRANCH)
+    runner = run_argo(flow, work, "long-1")
+    assert_same_as_local(work, flow, "LongBranchFlow", "long-1")
+    assert runner.nodes["main/big"] == "Skipped" and runner.nodes["main/big2"] == "Omitted"
+    assert runner.nodes["main/merge"] == "Succeeded"
+    assert value(work / "ds", "LongBranchFlow", "long-1", "merge", "0", "result") == ["small"]
+
+
+def test_a_step_over_its_timeout_fails_the_run(work):
+    flow = work / "times_out.py"
+    flow.write_text(TIMES_OUT)
+    doc = compile_doc(flow, work)
+    slow = next(t for t in doc["spec"]["templates"] if t["name"] == "step-slow")
+    assert slow["activeDeadlineSeconds"] == "62"
+    runner = Runner(doc, "timeout-1")
+    assert runner.run() == "Failed"
+    assert runner.nodes["main/slow"] == "Failed" and runner.nodes["main/end"] == "Omitted"
+    record = work / "ds" / "runs" / "TimesOutFlow" / "timeout-1" / "slow" / "0" / "0.attempt.json"
+    assert "timed out after 2 s" in json.loads(record.read_text())["error"]
 
 
 HOSTILE_ARGO = HOSTILE + " {{workflow.name}} {{inputs.parameters.x}} {{=1+1}} $(FLOWC_DATASTORE) $$"
