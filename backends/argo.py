@@ -60,7 +60,11 @@ class ArgoEmitter(Emitter):
         problems = list(p.diagnostics) + _option_problems(ir, p, options)
         if any(d.is_error for d in problems):
             return EmitResult({}, tuple(problems))
-        docs = build(ir, p, options)
+        try:
+            docs = build(ir, p, options)
+        except ValueError as e:  # a parameter default with no JSON form (a NaN)
+            problems.append(_at(ir, "value", f"a value cannot be written: {e}", "use JSON values"))
+            return EmitResult({}, tuple(problems))
         from flowc.backends.argo_check import semantic_problems
 
         for doc in docs:

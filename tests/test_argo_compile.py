@@ -7,6 +7,7 @@ document."""
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import re
 from pathlib import Path
@@ -286,7 +287,8 @@ def test_hostile_values_stay_data(tmp_path):
     text = compile_text(flow, tmp_path)
     (doc,) = validate_all(text)
     ann = doc["metadata"]["annotations"]
-    assert ann["workflows.argoproj.io/description"] == HOSTILE.strip() or HOSTILE in str(ann)
+    assert ann["workflows.argoproj.io/description"] == inspect.cleandoc(HOSTILE)
+    assert json.loads(ann["flowc.dev/step-docs"]) == {"start": inspect.cleandoc(HOSTILE)}
     assert json.loads(ann["flowc.dev/parameter-help"]) == {"text": HOSTILE}
     (arg,) = doc["spec"]["arguments"]["parameters"]
     assert json.loads(arg["value"]) == HOSTILE
@@ -484,3 +486,21 @@ def test_the_pod_entry_point_builds_parameters_and_index_paths():
     }
     assert index_paths({"foreach_num_splits": 2}, None) == ["0", "1"]
     assert index_paths({"foreach_num_splits": 3}, "1.0") == ["1.0.0", "1.0.1", "1.0.2"]
+
+
+def test_a_default_with_no_json_form_is_reported(tmp_path):
+    flow = write(
+        tmp_path,
+        "nan.py",
+        "from flowc import FlowSpec, Parameter, step\n\n\n"
+        "class NanFlow(FlowSpec):\n"
+        "    x = Parameter('x', default=1e999)\n\n"
+        "    @step\n"
+        "    def start(self):\n"
+        "        self.next(self.end)\n\n"
+        "    @step\n"
+        "    def end(self):\n"
+        "        pass\n",
+    )
+    proc = run_flowc("compile", str(flow), "--target", "argo", "--image", "i")
+    assert proc.returncode == 2 and "argo-value" in proc.stderr, proc.stderr
