@@ -357,10 +357,8 @@ def _dag_task(
         qstack = stacks[q]
         if len(qstack) > len(stack):  # the last step of a foreach body: wait for the body
             dep = _body_name(qstack[len(stack)])
-        elif is_foreach(steps[q]) and qstack != stack:
-            continue
-        elif is_foreach(steps[q]) and s.name != steps[q].matching_join:
-            continue  # first step of a body: the body task already waits for the split
+        elif len(qstack) < len(stack):
+            continue  # first step of a foreach body: the body task already waits for the split
         else:
             dep = _task_name(q)
         if is_switch(steps[q]):

@@ -504,3 +504,22 @@ def test_a_default_with_no_json_form_is_reported(tmp_path):
     )
     proc = run_flowc("compile", str(flow), "--target", "argo", "--image", "i")
     assert proc.returncode == 2 and "argo-value" in proc.stderr, proc.stderr
+
+
+def test_the_emitter_refuses_a_document_its_own_check_rejects(monkeypatch):
+    from flowc.backends import argo
+    from flowc.backends.base import EmitOptions
+    from flowc.runtime.launch import checked_flow
+
+    real = argo.build
+
+    def broken(*a, **kw):
+        docs = real(*a, **kw)
+        docs[0]["spec"]["templates"][0]["dag"]["tasks"][1]["depends"] = "ghost.Succeeded"
+        return docs
+
+    monkeypatch.setattr(argo, "build", broken)
+    ir, _ = checked_flow(str(EXAMPLES / "foreach_flow.py"), None)
+    result = argo.ArgoEmitter().emit(ir, EmitOptions(image="i", datastore="s3://b"))
+    assert not result.files
+    assert any(d.rule == "argo-internal" and "ghost" in d.message for d in result.diagnostics)
