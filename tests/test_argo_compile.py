@@ -264,6 +264,15 @@ def test_compiling_twice_is_byte_identical(tmp_path):
     assert compile_text(flow, tmp_path) == compile_text(flow, tmp_path)
 
 
+def test_libyaml_and_pure_python_dumpers_write_the_same_bytes(tmp_path):
+    from flowc.backends.argo import dump
+
+    flow = write(tmp_path, "nib.py", NESTED_IN_BRANCH)
+    docs = list(yaml.safe_load_all(compile_text(flow, tmp_path)))
+    docs.append({"hostile": [HOSTILE, "0", "1.5", "yes", "null", "", " x", "é 中 \u2028\x85"]})
+    assert dump(docs, yaml.SafeDumper) == dump(docs, yaml.CSafeDumper)
+
+
 HOSTILE = "q'uo\"te {{workflow.name}} {{inputs.parameters.x}} {{=sprig.x()}} $(echo hi) `id`\nl2\n"
 
 
