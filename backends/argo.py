@@ -128,8 +128,13 @@ def _option_problems(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnost
             _at(
                 ir,
                 "datastore",
-                f"the pods use the datastore {options.datastore or 'the local default'!r}, which "
-                "each pod sees as its own empty folder unless it is a shared volume",
+                (
+                    f"the datastore {options.datastore!r}"
+                    if options.datastore
+                    else "the default local datastore"
+                )
+                + " is a folder each pod sees empty unless it is a shared "
+                "volume",
                 "pass --datastore s3://... (or another URL every pod reaches)",
                 warn=True,
             )
