@@ -266,3 +266,19 @@ def test_code_package_is_unpacked_in_the_pod(work):
     runner = Runner(doc, "pkg-1")
     assert runner.run() == "Succeeded", [(p.argv, p.returncode) for p in runner.pods]
     assert value(work / "ds", "PackagedFlow", "pkg-1", "start", "0", "x") == 42
+
+
+def test_the_harness_substitutes_once_and_follows_argo_depends_semantics():
+    from tests.argo_runner import ArgoError, Node, _depends, aggregate, k8s_expand, substitute
+
+    assert substitute("a {{ x }} b", {"x": "{{y}}", "y": "no"}) == "a {{y}} b"
+    with pytest.raises(ArgoError, match="failed to resolve"):
+        substitute("{{inputs.parameters.nope}}", {})
+    assert substitute("{{nope}}", {}, allow_unresolved=True) == "{{nope}}"
+    done = {"a": Node("Skipped"), "b": Node("Succeeded"), "c": Node("Omitted")}
+    assert _depends("a", done) and not _depends("a.Succeeded", done)
+    assert _depends("a.Succeeded || b.Succeeded", done)
+    assert not _depends("c || a.Succeeded", done)
+    assert aggregate(['["0.0"]', '["1.0"]']) == '[["0.0"], ["1.0"]]'
+    assert aggregate(["x", "1"]) == '["x", "1"]'
+    assert k8s_expand("$(A) $$(A) $(B) $", {"A": "1"}) == "1 $(A) $(B) $"
