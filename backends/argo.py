@@ -431,6 +431,9 @@ def _container_template(
             k: v for k, v in (("requests", requests), ("limits", limits)) if v
         }
     t: dict[str, Any] = {"name": _step_template(s.name)}
+    # the pods' labels: kubectl get pods -l flowc.dev/flow=...,flowc.dev/step=...
+    labels = {"flowc.dev/flow": _dns(ir.name), "flowc.dev/step": s.name[:63].strip("_")}
+    t["metadata"] = {"labels": labels}
     if sp.depth:
         t["inputs"] = {"parameters": [{"name": "index"}]}
     t["container"] = container

@@ -191,6 +191,8 @@ def test_foreach_fans_out_with_param_over_the_split_output(tmp_path):
     assert body["withParam"] == "{{tasks.start.outputs.parameters.indices}}"
     assert body["arguments"]["parameters"] == [{"name": "index", "value": "{{item}}"}]
     assert tasks(doc, "main")["join"]["depends"] == "start-body.Succeeded"
+    labels = templates(doc)["step-square"]["metadata"]["labels"]
+    assert labels == {"flowc.dev/flow": "foreachflow", "flowc.dev/step": "square"}
     out = templates(doc)["step-start"]["outputs"]["parameters"]
     assert out == [{"name": "indices", "valueFrom": {"path": "/tmp/flowc-outputs/indices.json"}}]
     # parameters: workflow arguments (JSON values), read by the start task only
