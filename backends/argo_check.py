@@ -2,7 +2,8 @@
 check. Every template a task references exists; every ``depends`` names a task of the same DAG;
 every ``{{tasks.X.outputs.parameters.Y}}`` names a task of that DAG whose template declares
 output ``Y``; every ``{{inputs.parameters.Z}}`` is declared by the template using it; every
-``{{workflow.parameters.P}}`` is a workflow argument. The emitter runs it on what it writes."""
+``{{workflow.parameters.P}}`` is a workflow argument; ``{{item}}`` is used only by a fanned-out
+task. The emitter runs it on what it writes."""
 
 from __future__ import annotations
 
@@ -69,6 +70,9 @@ def semantic_problems(doc: dict[str, Any]) -> list[str]:
                     out.append(f"{where}: depends on {dep!r}, which is not a task of this DAG")
                 elif result and result not in _RESULTS:
                     out.append(f"{where}: depends on {word!r}: unknown result {result!r}")
+            uses_item = any("{{item}}" in x for x in _strings(task))
+            if uses_item and "withParam" not in task and "withItems" not in task:
+                out.append(f"{where}: uses {{{{item}}}} without withParam")
             callee = templates.get(task.get("template")) or {}
             wanted = _names((callee.get("inputs") or {}).get("parameters"))
             given = _names((task.get("arguments") or {}).get("parameters"))

@@ -451,6 +451,7 @@ def test_hera_rejects_an_unknown_key(good):
             "without a retryStrategy",
         ),
         (lambda d: d["spec"].update(entrypoint="nope"), "entrypoint"),
+        (lambda d: _tpl(d, "main")["dag"]["tasks"][1].pop("withParam"), "without withParam"),
         (
             lambda d: _tpl(d, "foreach-start")["dag"]["tasks"][0].pop("arguments"),
             "are not passed",
