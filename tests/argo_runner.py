@@ -13,8 +13,8 @@ semantics for the parts flowc uses, so a compiled flow's wiring can run on this 
   an empty list skips the task;
 * a container runs its ``command + args`` with its ``env``, after Kubernetes' ``$(VAR)``
   expansion; output parameters are read from ``valueFrom.path``, and the folders holding them
-  are the pod's own (moved into a folder per pod); ``retryStrategy.limit`` retries with ``{{retries}}`` the attempt number;
-  ``activeDeadlineSeconds`` is the process's time limit;
+  are the pod's own (moved into a folder per pod); ``retryStrategy.limit`` retries with
+  ``{{retries}}`` the attempt number; ``activeDeadlineSeconds`` is the process's time limit;
 * a DAG fails when one of its tasks failed.
 """
 
