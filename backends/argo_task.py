@@ -7,8 +7,9 @@ body fans out over with ``withParam``) and ``DIR/branch`` (a switch: the step it
 
 Flow parameters reach the start task as environment variables ``FLOWC_PARAM_<i>`` (the i-th
 ``--param NAME``) holding ``{{workflow.parameters.NAME}}``: Argo substitutes once, so the value
-arrives as given. Values are JSON (the compiled defaults are); a value that is not JSON is taken
-as a plain string, as ``argo submit -p name=text`` passes it.
+arrives as given. Values are JSON (the compiled defaults are): a JSON string, list or object is
+decoded; a number, a bool or text that is not JSON goes as text, converted by the parameter's
+type as on the command line (``argo submit -p name=text`` needs no quotes).
 """
 
 from __future__ import annotations
@@ -31,9 +32,12 @@ def params_json(names: Sequence[str], environ: dict[str, str]) -> str:
         if raw is None:
             continue
         try:
-            doc[name] = json.loads(raw)
+            value = json.loads(raw)
         except ValueError:
-            doc[name] = raw
+            value = raw
+        # a number or bool goes as its text, which the parameter's type reads exactly as the
+        # command line would (a str parameter given 1.50 keeps "1.50")
+        doc[name] = raw.strip() if isinstance(value, (int, float)) else value
     return json.dumps(doc)
 
 

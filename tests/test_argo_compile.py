@@ -490,11 +490,21 @@ def test_a_switch_case_that_is_also_a_merge_point_is_reported(tmp_path):
 def test_the_pod_entry_point_builds_parameters_and_index_paths():
     from flowc.backends.argo_task import index_paths, params_json
 
-    env = {"FLOWC_PARAM_0": "3", "FLOWC_PARAM_1": "plain text", "FLOWC_PARAM_2": '"{{x}}"'}
-    assert json.loads(params_json(["n", "s", "t", "missing"], env)) == {
-        "n": 3,
+    env = {
+        "FLOWC_PARAM_0": "3",
+        "FLOWC_PARAM_1": "plain text",
+        "FLOWC_PARAM_2": '"{{x}}"',
+        "FLOWC_PARAM_3": "1.50",
+        "FLOWC_PARAM_4": '{"a": [1]}',
+        "FLOWC_PARAM_5": "null",
+    }
+    assert json.loads(params_json(["n", "s", "t", "f", "j", "none", "missing"], env)) == {
+        "n": "3",
         "s": "plain text",
         "t": "{{x}}",
+        "f": "1.50",
+        "j": {"a": [1]},
+        "none": None,
     }
     assert index_paths({"foreach_num_splits": 2}, None) == ["0", "1"]
     assert index_paths({"foreach_num_splits": 3}, "1.0") == ["1.0.0", "1.0.1", "1.0.2"]

@@ -240,6 +240,9 @@ def test_hostile_values_reach_the_step_unchanged(work):
     runner = Runner(doc, "hostile-2", {"text": json.dumps(other)})
     assert runner.run() == "Succeeded"
     assert value(ds, "HostileFlow", "hostile-2", "start", "0", "seen") == other
+    # text that looks like a number stays the text a str parameter was given
+    assert Runner(doc, "hostile-3", {"text": "1.50"}).run() == "Succeeded"
+    assert value(ds, "HostileFlow", "hostile-3", "start", "0", "seen") == "1.50"
 
 
 def test_code_package_is_unpacked_in_the_pod(work):
