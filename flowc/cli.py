@@ -722,7 +722,7 @@ def _unpacked(package_id: str, datastore: str | None) -> str:
 
 @cli.command(name="compile")
 @click.argument("flow_file", metavar="FLOW_FILE")
-@click.option("--target", required=True, metavar="NAME", help="The orchestrator: airflow.")
+@click.option("--target", required=True, metavar="NAME", help="The orchestrator: airflow or argo.")
 @click.option(
     "-o",
     "--output",
@@ -739,7 +739,7 @@ def _unpacked(package_id: str, datastore: str | None) -> str:
     show_default=True,
     help="Airflow: run tasks on the worker (bash) or in pods (kubernetes).",
 )
-@click.option("--image", metavar="IMAGE", help="Container image (kubernetes).")
+@click.option("--image", metavar="IMAGE", help="Container image (kubernetes, argo).")
 @click.option("--namespace", metavar="NS", help="Kubernetes namespace (default: default).")
 @click.option("--python", "python", metavar="PATH", help="Interpreter on the workers (python3).")
 @click.option("--flow-path", metavar="PATH", help="The flow file as the workers see it.")
@@ -752,6 +752,14 @@ def _unpacked(package_id: str, datastore: str | None) -> str:
     is_flag=True,
     help="Store the flow's code in the datastore; tasks run it from there.",
 )
+@click.option(
+    "--kind",
+    type=click.Choice(["workflow-template", "workflow"]),
+    default="workflow-template",
+    show_default=True,
+    help="Argo: the document's kind.",
+)
+@click.option("--parallelism", type=click.IntRange(min=1), help="Argo: pods run at once.")
 def compile_(
     flow_file: str,
     target: str,
@@ -767,6 +775,8 @@ def compile_(
     dag_id: str | None,
     tags: tuple[str, ...],
     package: bool,
+    kind: str,
+    parallelism: int | None,
 ) -> int:
     """Compile a flow for an orchestrator: flowc compile FLOW_FILE --target airflow -o DIR.
 
@@ -790,6 +800,8 @@ def compile_(
         "cwd": cwd,
         "dag_id": dag_id,
         "tags": tags,
+        "kind": kind,
+        "parallelism": parallelism,
     }
     options = base.EmitOptions(datastore=datastore, image=image, extra=extra)
     result = base.get_emitter(target).emit(ir, options)
@@ -832,13 +844,13 @@ def _store_package(path: str, ir, datastore: str | None) -> dict[str, str]:  # n
 
 
 def _output_paths(output: str, names: list[str]) -> dict[str, str]:
-    """One file into ``x.py`` when -o names a .py file; otherwise every file into a folder."""
-    if output.endswith(".py") and not os.path.isdir(output):
+    """One file into ``x.py`` (``x.yaml``) when -o names such a file; otherwise a folder."""
+    if output.endswith((".py", ".yaml", ".yml")) and not os.path.isdir(output):
         if len(names) != 1:
             raise CommandError(f"-o {output}: this target writes {len(names)} files; pass a folder")
         return {names[0]: output}
     if os.path.exists(output) and not os.path.isdir(output):
-        raise CommandError(f"-o {output}: not a folder; pass a folder or a .py file name")
+        raise CommandError(f"-o {output}: not a folder; pass a folder or a file name")
     return {n: os.path.join(output, n) for n in names}
 
 

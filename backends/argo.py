@@ -1,0 +1,463 @@
+"""The Argo Workflows backend: a flow's IR -> a WorkflowTemplate (or Workflow) YAML document,
+plus a CronWorkflow when the flow has ``@schedule``.
+
+The document is built as data and dumped with PyYAML. Each step is a container template
+running flowc's task contract through :mod:`flowc.backends.argo_task` (run id
+``{{workflow.name}}``, attempt ``{{retries}}``, index path from ``inputs.parameters.index``).
+A foreach body is its own DAG template, fanned out with ``withParam`` over the JSON list of index
+paths the split task writes as an output parameter; a nested foreach nests those DAG templates,
+so the document never grows with the foreach width. A switch's branches carry ``when``; steps
+after a branch depend on ``X.Succeeded`` so a skipped branch is omitted, and the merge step
+waits for whichever branch ran (``a.Succeeded || b.Succeeded``).
+
+Argo substitutes ``{{...}}`` everywhere in a template and in ``spec.arguments`` and has no
+escape for it, so user text never goes there verbatim: parameter values are JSON whose string
+``{``, ``}`` and ``$`` are written ``\\u007b``... (Kubernetes would expand ``$(VAR)``; other
+values escape ``$`` as ``$$``); an ``@environment`` value holding ``{{`` is left to the task
+contract (which sets every ``@environment`` variable itself); docstrings live only in the
+top-level metadata, which Argo does not substitute.
+
+Options (``EmitOptions.extra``): ``kind`` (``workflow-template`` or ``workflow``),
+``namespace``, ``parallelism``, ``python`` (the interpreter in the image), ``flow_path`` (the
+flow file inside the image), ``package`` (a code package id; ``flow_path`` is then the file's
+name inside it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from typing import Any
+
+import yaml
+
+from flowc import __version__
+from flowc.backends.airflow import _k8s_resources
+from flowc.backends.base import EmitOptions, EmitResult, Emitter
+from flowc.backends.graphplan import Plan, StepPlan, plan
+from flowc.diagnostics import Diagnostic, error, warning
+from flowc.graph import is_foreach, is_switch
+from flowc.ir import FlowIR, Step
+
+KINDS = ("workflow-template", "workflow")
+OUTPUTS_DIR = "/tmp/flowc-outputs"
+INDICES = "indices"
+BRANCH = "branch"
+ENTRY = "main"
+# The task contract stops a step at its @timeout; Argo's deadline is the backstop.
+TIMEOUT_GRACE_S = 60
+_PARAM_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+
+
+class ArgoEmitter(Emitter):
+    name = "argo"
+
+    def emit(self, ir: FlowIR, options: EmitOptions) -> EmitResult:
+        p = plan(ir, "argo")
+        problems = list(p.diagnostics) + _option_problems(ir, p, options)
+        if any(d.is_error for d in problems):
+            return EmitResult({}, tuple(problems))
+        try:
+            docs = build(ir, p, options)
+        except ValueError as e:  # a parameter default with no JSON form (a NaN)
+            problems.append(_at(ir, "value", f"a value cannot be written: {e}", "use JSON values"))
+            return EmitResult({}, tuple(problems))
+        from flowc.backends.argo_check import semantic_problems
+
+        for doc in docs:
+            for message in semantic_problems(doc):  # a bug in this module, never the user's
+                problems.append(_at(ir, "internal", message, "report this as a flowc bug"))
+        if any(d.is_error for d in problems):
+            return EmitResult({}, tuple(problems))
+        return EmitResult({f"{_dns(ir.name)}.yaml": dump(docs)}, tuple(problems))
+
+
+def dump(docs: list[dict[str, Any]], dumper: Any = None) -> str:
+    """Deterministic YAML: insertion order kept, long lines never folded. libyaml's dumper when
+    PyYAML has it (several times faster; the tests check it writes the same bytes)."""
+    return yaml.dump_all(
+        docs,
+        Dumper=dumper or getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 20,
+    )
+
+
+def _at(ir: FlowIR, rule: str, message: str, fix: str, warn: bool = False) -> Diagnostic:
+    make = warning if warn else error
+    return make(f"argo-{rule}", message, fix, ir.file, ir.span.line, ir.span.col)
+
+
+def _option_problems(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnostic]:
+    extra = options.extra
+    out = []
+    kind = extra.get("kind") or KINDS[0]
+    if kind not in KINDS:
+        out.append(_at(ir, "kind", f"unknown kind {kind!r}", "use workflow-template or workflow"))
+    if not options.image:
+        out.append(_at(ir, "image", "Argo runs every step in a container", "pass --image REPO:TAG"))
+    package = extra.get("package")
+    if package is not None and not re.fullmatch(r"[0-9a-f]{64}", str(package)):
+        out.append(_at(ir, "package", f"{package!r} is not a code package id", "a sha256 hex"))
+    par = extra.get("parallelism")
+    if par is not None and (not isinstance(par, int) or par < 1):
+        out.append(_at(ir, "parallelism", f"--parallelism {par!r}", "pass a positive integer"))
+    for what, value in (
+        ("--image", options.image),
+        ("--datastore", options.datastore),
+        ("--namespace", extra.get("namespace")),
+        ("--flow-path", extra.get("flow_path") or os.path.abspath(ir.file)),
+        ("--python", extra.get("python")),
+    ):
+        if value is not None and ("{{" in str(value) or "}}" in str(value)):
+            out.append(
+                _at(
+                    ir,
+                    "value",
+                    f"{what} {value!r} holds '{{{{' or '}}}}', which Argo would substitute",
+                    f"choose a {what} without braces",
+                )
+            )
+    if not options.datastore or not _REMOTE.match(options.datastore):
+        out.append(
+            _at(
+                ir,
+                "datastore",
+                (
+                    f"the datastore {options.datastore!r}"
+                    if options.datastore
+                    else "the default local datastore"
+                )
+                + " is a folder each pod sees empty unless it is a shared "
+                "volume",
+                "pass --datastore s3://... (or another URL every pod reaches)",
+                warn=True,
+            )
+        )
+    for x in p.params:
+        if not _PARAM_NAME.match(x.name):
+            out.append(
+                _at(
+                    ir,
+                    "parameter-name",
+                    f"parameter {x.name!r} is not a valid Argo parameter name",
+                    "use letters, digits, '-' and '_'",
+                )
+            )
+    names = [_task_name(s.name) for s in p.steps]
+    names += [_body_name(f.split) for f in p.foreaches]
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            out.append(_at(ir, "task-name", f"two tasks would be named {n!r}", "rename a step"))
+        seen.add(n)
+    steps = ir.step_map()
+    for s in ir.steps:
+        switch_preds = [q for q in s.in_steps if is_switch(steps[q])]
+        if switch_preds and len(s.in_steps) > 1:
+            out.append(
+                _at(
+                    ir,
+                    "switch-merge",
+                    f"step {s.name!r} is both a case of switch "
+                    f"{switch_preds[0]!r} and a merge point",
+                    "add a step between the switch and it",
+                )
+            )
+    return out
+
+
+# --- names -----------------------------------------------------------------------------------
+
+
+def _dns(name: str) -> str:
+    """A DNS-1123 name for Kubernetes objects and labels."""
+    return (re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "flow")[:63].strip("-")
+
+
+def _task_name(step: str) -> str:
+    """DAG task and template names allow letters, digits and '-'."""
+    name = step.replace("_", "-")
+    return name if name[:1].isalnum() else "s" + name
+
+
+def _body_name(split: str) -> str:
+    return _task_name(split) + "-body"
+
+
+def _step_template(step: str) -> str:
+    return "step-" + _task_name(step)
+
+
+def _body_template(split: str) -> str:
+    return "foreach-" + _task_name(split)
+
+
+# --- values ----------------------------------------------------------------------------------
+
+
+def param_value(value: Any) -> str:
+    """JSON for a parameter value in which no '{' is literal inside a string, so Argo's
+    substitution never sees ``{{`` (structural braces are never adjacent in JSON text)."""
+    if isinstance(value, str):
+        text = json.dumps(value).replace("{", "\\u007b").replace("}", "\\u007d")
+        return text.replace("$", "\\u0024")  # nor Kubernetes' $(VAR) expansion
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(param_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{param_value(str(k))}: {param_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value!r} has no JSON form")
+    return json.dumps(value)
+
+
+def k8s_literal(text: str) -> str:
+    """Kubernetes expands ``$(VAR)`` in a container's command, args and env values; ``$$`` is
+    its escape for ``$``."""
+    return text.replace("$", "$$")
+
+
+def _safe(text: str) -> bool:
+    return "{{" not in text and "}}" not in text
+
+
+# --- the document ----------------------------------------------------------------------------
+
+
+def _stacks(ir: FlowIR) -> dict[str, tuple[str, ...]]:
+    """Each step's open foreaches, outermost first (a join is outside the foreach it closes)."""
+    steps = ir.step_map()
+    return {
+        s.name: tuple(
+            p for p in s.split_parents if is_foreach(steps[p]) and steps[p].matching_join != s.name
+        )
+        for s in ir.steps
+    }
+
+
+def build(ir: FlowIR, p: Plan, options: EmitOptions) -> list[dict[str, Any]]:
+    """The documents, as data: the workflow (template) and, when scheduled, a CronWorkflow."""
+    extra = options.extra
+    kind = extra.get("kind") or KINDS[0]
+    name = _dns(ir.name)
+    steps = ir.step_map()
+    stacks = _stacks(ir)
+    templates: list[dict[str, Any]] = []
+    scopes: dict[tuple[str, ...], list[dict[str, Any]]] = {(): []}
+    for f in p.foreaches:
+        scopes[stacks[f.split] + (f.split,)] = []
+    for sp in p.steps:
+        s = steps[sp.name]
+        stack = stacks[sp.name]
+        scopes[stack].append(_dag_task(s, sp, stack, stacks, steps))
+        if is_foreach(s):
+            scopes[stack].append(
+                {
+                    "name": _body_name(s.name),
+                    "template": _body_template(s.name),
+                    "depends": f"{_task_name(s.name)}.Succeeded",
+                    "withParam": f"{{{{tasks.{_task_name(s.name)}.outputs.parameters.{INDICES}}}}}",
+                    "arguments": {"parameters": [{"name": "index", "value": "{{item}}"}]},
+                }
+            )
+        templates.append(_container_template(ir, s, sp, p, options))
+    dags = [{"name": ENTRY, "dag": {"tasks": scopes[()]}}]
+    for stack, tasks in scopes.items():
+        if stack:
+            dags.append(
+                {
+                    "name": _body_template(stack[-1]),
+                    "inputs": {"parameters": [{"name": "index"}]},
+                    "dag": {"tasks": tasks},
+                }
+            )
+    spec: dict[str, Any] = {"entrypoint": ENTRY}
+    if p.params:
+        spec["arguments"] = {"parameters": [_argument(x) for x in p.params]}
+    if extra.get("parallelism"):
+        spec["parallelism"] = int(extra["parallelism"])
+    spec["templates"] = dags + templates
+    metadata: dict[str, Any] = {}
+    if kind == "workflow":
+        metadata["generateName"] = name + "-"
+    else:
+        metadata["name"] = name
+    if extra.get("namespace"):
+        metadata["namespace"] = extra["namespace"]
+    metadata["labels"] = {"app.kubernetes.io/managed-by": "flowc", "flowc.dev/flow": name}
+    metadata["annotations"] = _annotations(ir, p)
+    docs = [
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Workflow" if kind == "workflow" else "WorkflowTemplate",
+            "metadata": metadata,
+            "spec": spec,
+        }
+    ]
+    if p.schedule:
+        cron_meta = {k: v for k, v in metadata.items() if k != "generateName"}
+        cron_meta["name"] = name
+        if kind == "workflow":
+            workflow_spec = spec
+        else:
+            workflow_spec = {"workflowTemplateRef": {"name": name}}
+        docs.append(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "CronWorkflow",
+                "metadata": cron_meta,
+                "spec": {
+                    "schedules": [_cron(p.schedule)],
+                    "concurrencyPolicy": "Allow",
+                    "workflowSpec": workflow_spec,
+                },
+            }
+        )
+    return docs
+
+
+_PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0"}
+
+
+def _cron(schedule: str) -> str:
+    return _PRESETS.get(schedule, schedule)
+
+
+def _annotations(ir: FlowIR, p: Plan) -> dict[str, str]:
+    """Metadata Argo shows and never substitutes: the flow, flowc's version, the docstrings."""
+    out = {"flowc.dev/flow-name": ir.name, "flowc.dev/version": __version__}
+    if ir.doc:
+        out["workflows.argoproj.io/description"] = ir.doc
+    docs = {s.name: s.doc for s in p.steps if s.doc}
+    if docs:
+        out["flowc.dev/step-docs"] = json.dumps(docs, sort_keys=True, ensure_ascii=False)
+    helps = {x.name: x.help for x in p.params if x.help}
+    if helps:
+        out["flowc.dev/parameter-help"] = json.dumps(helps, sort_keys=True, ensure_ascii=False)
+    return out
+
+
+def _argument(x) -> dict[str, Any]:  # noqa: ANN001
+    arg: dict[str, Any] = {"name": x.name}
+    if x.has_default:
+        arg["value"] = param_value(x.default)
+    elif not x.required:
+        arg["value"] = "null"  # the task contract reads null as "no value"
+    if x.help and _safe(x.help):
+        arg["description"] = x.help
+    return arg
+
+
+def _dag_task(
+    s: Step,
+    sp: StepPlan,
+    stack: tuple[str, ...],
+    stacks: dict[str, tuple[str, ...]],
+    steps: dict[str, Step],
+) -> dict[str, Any]:
+    task: dict[str, Any] = {"name": _task_name(s.name), "template": _step_template(s.name)}
+    deps: list[str] = []
+    when = None
+    for q in s.in_steps:
+        qstack = stacks[q]
+        if len(qstack) > len(stack):  # the last step of a foreach body: wait for the body
+            dep = _body_name(qstack[len(stack)])
+        elif len(qstack) < len(stack):
+            continue  # first step of a foreach body: the body task already waits for the split
+        else:
+            dep = _task_name(q)
+        if is_switch(steps[q]):
+            when = f"'{{{{tasks.{dep}.outputs.parameters.{BRANCH}}}}}' == '{s.name}'"
+        deps.append(f"{dep}.Succeeded")
+    deps = list(dict.fromkeys(deps))
+    if deps:
+        task["depends"] = (" || " if sp.merge else " && ").join(deps)
+    if when:
+        task["when"] = when
+    if stack:
+        task["arguments"] = {
+            "parameters": [{"name": "index", "value": "{{inputs.parameters.index}}"}]
+        }
+    return task
+
+
+def _container_template(
+    ir: FlowIR, s: Step, sp: StepPlan, p: Plan, options: EmitOptions
+) -> dict[str, Any]:
+    extra = options.extra
+    flow_path = extra.get("flow_path") or os.path.abspath(ir.file)
+    wrapper = [k8s_literal(extra.get("python") or "python3"), "-m", "flowc.backends.argo_task"]
+    outputs = []
+    if is_foreach(s):
+        outputs.append(INDICES)
+    if is_switch(s):
+        outputs.append(BRANCH)
+    if outputs:
+        wrapper += ["--outputs", OUTPUTS_DIR]
+    env: list[dict[str, str]] = []
+    if options.datastore:
+        env.append({"name": "FLOWC_DATASTORE", "value": k8s_literal(options.datastore)})
+    if s.name == "start":
+        for i, x in enumerate(p.params):
+            wrapper += ["--param", x.name]
+            env.append(
+                {"name": f"FLOWC_PARAM_{i}", "value": f"{{{{workflow.parameters.{x.name}}}}}"}
+            )
+    for key, value in sp.env:
+        if _safe(key) and _safe(value):  # the task contract sets every @environment var itself
+            env.append({"name": key, "value": k8s_literal(value)})
+    task = [k8s_literal(flow_path), s.name, "--flow", ir.name, "--run-id", "{{workflow.name}}"]
+    task += ["--attempt", "{{retries}}" if sp.retries else "0"]
+    if sp.depth:
+        task += ["--index", "{{inputs.parameters.index}}"]
+    if extra.get("package"):
+        task += ["--package", str(extra["package"])]
+    container: dict[str, Any] = {
+        "image": options.image,
+        "command": wrapper[:3],
+        "args": [*wrapper[3:], "--", *task],
+    }
+    if env:
+        container["env"] = env
+    requests, limits = _k8s_resources(dict(sp.resources))
+    if requests or limits:
+        container["resources"] = {
+            k: v for k, v in (("requests", requests), ("limits", limits)) if v
+        }
+    t: dict[str, Any] = {"name": _step_template(s.name)}
+    # the pods' labels: kubectl get pods -l flowc.dev/flow=...,flowc.dev/step=...
+    labels = {"flowc.dev/flow": _dns(ir.name), "flowc.dev/step": s.name[:63].strip("_")}
+    t["metadata"] = {"labels": labels}
+    if sp.depth:
+        t["inputs"] = {"parameters": [{"name": "index"}]}
+    t["container"] = container
+    if outputs:
+        t["outputs"] = {
+            "parameters": [
+                {"name": o, "valueFrom": {"path": f"{OUTPUTS_DIR}/{_output_file(o)}"}}
+                for o in outputs
+            ]
+        }
+    if sp.retries:
+        retry: dict[str, Any] = {"limit": str(sp.retries), "retryPolicy": "Always"}
+        if sp.retry_delay:
+            retry["backoff"] = {"duration": f"{int(math.ceil(sp.retry_delay))}s"}
+        t["retryStrategy"] = retry
+    if sp.timeout:
+        t["activeDeadlineSeconds"] = str(int(math.ceil(sp.timeout)) + TIMEOUT_GRACE_S)
+    return t
+
+
+def _output_file(output: str) -> str:
+    from flowc.backends.argo_task import BRANCH_FILE, INDICES_FILE
+
+    return INDICES_FILE if output == INDICES else BRANCH_FILE
+
+
+__all__ = ["ArgoEmitter", "build", "dump", "param_value"]

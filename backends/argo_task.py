@@ -1,0 +1,106 @@
+"""The command an Argo pod runs: ``flowc task`` plus the output parameters Argo reads.
+
+``python -m flowc.backends.argo_task --outputs DIR [--param NAME]... -- TASK_ARGS...`` runs
+``flowc task TASK_ARGS`` and turns its result into files Argo picks up as output parameters:
+``DIR/indices.json`` (a foreach split: the JSON list of the next level's index paths, which the
+body fans out over with ``withParam``) and ``DIR/branch`` (a switch: the step it took).
+
+Flow parameters reach the start task as environment variables ``FLOWC_PARAM_<i>`` (the i-th
+``--param NAME``) holding ``{{workflow.parameters.NAME}}``: Argo substitutes once, so the value
+arrives as given. Values are JSON (the compiled defaults are): a JSON string, list or object is
+decoded; a number, a bool or text that is not JSON goes as text, converted by the parameter's
+type as on the command line (``argo submit -p name=text`` needs no quotes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+
+INDICES_FILE = "indices.json"
+BRANCH_FILE = "branch"
+
+
+def params_json(names: Sequence[str], environ: dict[str, str]) -> str:
+    """The ``--params-json`` object from the ``FLOWC_PARAM_<i>`` variables."""
+    doc = {}
+    for i, name in enumerate(names):
+        raw = environ.get(f"FLOWC_PARAM_{i}")
+        if raw is None:
+            continue
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        # a number or bool goes as its text, which the parameter's type reads exactly as the
+        # command line would (a str parameter given 1.50 keeps "1.50")
+        doc[name] = raw.strip() if isinstance(value, (int, float)) else value
+    return json.dumps(doc)
+
+
+def index_paths(result: dict, index: str | None) -> list[str]:
+    """The next foreach level's index paths under this task's own index path."""
+    n = int(result["foreach_num_splits"])
+    return [f"{index}.{i}" if index else str(i) for i in range(n)]
+
+
+def write_outputs(result: dict, index: str | None, outputs: str) -> None:
+    os.makedirs(outputs, exist_ok=True)
+    if result.get("foreach_num_splits") is not None:
+        with open(os.path.join(outputs, INDICES_FILE), "w") as f:
+            json.dump(index_paths(result, index), f)
+    if result.get("branch") is not None:
+        with open(os.path.join(outputs, BRANCH_FILE), "w") as f:
+            f.write(str(result["branch"]))
+
+
+def _split_args(argv: Sequence[str]) -> tuple[str, list[str], list[str]]:
+    if "--" not in argv:
+        raise SystemExit("usage: argo_task --outputs DIR [--param NAME]... -- TASK_ARGS...")
+    cut = list(argv).index("--")
+    own, task_args = list(argv[:cut]), list(argv[cut + 1 :])
+    outputs, names = "", []
+    it = iter(own)
+    for a in it:
+        if a == "--outputs":
+            outputs = next(it)
+        elif a == "--param":
+            names.append(next(it))
+        else:
+            raise SystemExit(f"argo_task: unknown option {a!r}")
+    return outputs, names, task_args
+
+
+def _flowc(args: list[str]) -> int:
+    """``flowc ARGS`` in this process (one interpreter start per pod, not two)."""
+    from flowc.cli import main as flowc_main
+
+    try:
+        flowc_main(args, prog_name="flowc")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    outputs, names, task_args = _split_args(sys.argv[1:] if argv is None else argv)
+    index = None
+    if "--index" in task_args:
+        index = task_args[task_args.index("--index") + 1]
+    with tempfile.TemporaryDirectory(prefix="flowc-argo-") as tmp:
+        result_file = os.path.join(tmp, "result.json")
+        cmd = ["task", *task_args, "--result-file", result_file]
+        if names:
+            cmd += ["--params-json", params_json(names, dict(os.environ))]
+        rc = _flowc(cmd)
+        if rc == 0 and outputs:
+            with open(result_file) as f:
+                write_outputs(json.load(f), index, outputs)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
