@@ -4,3 +4,4 @@ to files for an orchestrator. See :mod:`flowc.backends.base` for the interface."
 from flowc.backends.base import register
 
 register("airflow", "flowc.backends.airflow:AirflowEmitter")
+register("kfp", "flowc.backends.kfp:KfpEmitter")

@@ -722,7 +722,7 @@ def _unpacked(package_id: str, datastore: str | None) -> str:
 
 @cli.command(name="compile")
 @click.argument("flow_file", metavar="FLOW_FILE")
-@click.option("--target", required=True, metavar="NAME", help="The orchestrator: airflow.")
+@click.option("--target", required=True, metavar="NAME", help="The orchestrator: airflow, kfp.")
 @click.option(
     "-o",
     "--output",
@@ -752,6 +752,10 @@ def _unpacked(package_id: str, datastore: str | None) -> str:
     is_flag=True,
     help="Store the flow's code in the datastore; tasks run it from there.",
 )
+@click.option("--enable-caching", is_flag=True, help="KFP: let KFP cache tasks (off by default).")
+@click.option("--parallelism", type=int, metavar="N", help="KFP: foreach tasks run at once.")
+@click.option("--schedule-spec", is_flag=True, help="KFP: print @schedule as recurring-run JSON.")
+@click.option("--python-module", metavar="PATH", help="KFP: also write the pipeline module.")
 def compile_(
     flow_file: str,
     target: str,
@@ -767,6 +771,10 @@ def compile_(
     dag_id: str | None,
     tags: tuple[str, ...],
     package: bool,
+    enable_caching: bool = False,
+    parallelism: int | None = None,
+    schedule_spec: bool = False,
+    python_module: str | None = None,
 ) -> int:
     """Compile a flow for an orchestrator: flowc compile FLOW_FILE --target airflow -o DIR.
 
@@ -791,6 +799,10 @@ def compile_(
         "dag_id": dag_id,
         "tags": tags,
     }
+    if target == "kfp":
+        extra = {k: extra[k] for k in ("python", "flow_path")}
+        extra.update(enable_caching=enable_caching, parallelism=parallelism)
+        extra["python_module"] = bool(python_module)
     options = base.EmitOptions(datastore=datastore, image=image, extra=extra)
     result = base.get_emitter(target).emit(ir, options)
     if package and not any(d.is_error for d in result.diagnostics):
@@ -804,11 +816,26 @@ def compile_(
         raise CommandError(
             f"{path}: {ir.name} uses {n} feature{'s' if n > 1 else ''} {target} cannot express"
         )
-    for name, target_path in _output_paths(output, sorted(result.files)).items():
+    files = dict(result.files)
+    paths = {}
+    if target == "kfp":
+        from flowc.backends.graphplan import plan as graph_plan
+        from flowc.backends.kfp import recurring_run_settings
+
+        if python_module:
+            module = next(n for n in files if n.endswith(".py"))
+            paths[module] = python_module
+        if schedule_spec:
+            import json
+
+            spec = recurring_run_settings(graph_plan(ir, "kfp").schedule, ir.name)
+            click.echo(json.dumps(spec, indent=2, sort_keys=True))
+    paths.update(_output_paths(output, sorted(n for n in files if n not in paths)))
+    for name, target_path in paths.items():
         from flowc.atomic import write_atomic
 
         os.makedirs(os.path.dirname(os.path.abspath(target_path)), exist_ok=True)
-        write_atomic(target_path, [result.files[name].encode()])
+        write_atomic(target_path, [files[name].encode()])
         click.echo(f"wrote {target_path}", err=True)
     return EXIT_OK
 
@@ -833,7 +860,7 @@ def _store_package(path: str, ir, datastore: str | None) -> dict[str, str]:  # n
 
 def _output_paths(output: str, names: list[str]) -> dict[str, str]:
     """One file into ``x.py`` when -o names a .py file; otherwise every file into a folder."""
-    if output.endswith(".py") and not os.path.isdir(output):
+    if output.endswith((".py", ".yaml", ".yml")) and not os.path.isdir(output):
         if len(names) != 1:
             raise CommandError(f"-o {output}: this target writes {len(names)} files; pass a folder")
         return {names[0]: output}
