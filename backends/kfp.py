@@ -15,6 +15,7 @@ Options (``EmitOptions.extra``): ``python`` (the interpreter in the image), ``fl
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import tempfile
@@ -58,6 +59,17 @@ class KfpEmitter(Emitter):
         p = plan(ir, "kfp")
         problems = list(p.diagnostics)
         problems += _notes(ir, p, options)
+        if importlib.util.find_spec("kfp") is None:
+            problems.append(
+                error(
+                    "kfp-sdk",
+                    "the kfp SDK is not installed; flowc compiles KFP pipelines with it",
+                    "pip install 'flowc[kfp]' (kfp==2.17.3)",
+                    ir.file,
+                    ir.span.line,
+                    ir.span.col,
+                )
+            )
         if any(d.is_error for d in problems):
             return EmitResult({}, tuple(problems))
         try:

@@ -31,6 +31,7 @@ from typing import Any
 
 _INPUT = re.compile(r"\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}")
 _OUTPUT = re.compile(r"\{\{\$\.outputs\.parameters\['([^']+)'\]\.output_file\}\}")
+_KNOWN = re.compile(f"{_INPUT.pattern}|{_OUTPUT.pattern}")
 _ANY = re.compile(r"\{\{\$[^}]*\}\}")
 _PARAM_REF = re.compile(r"inputs\.parameter_values\['([^']+)'\]")
 
@@ -162,11 +163,17 @@ class Job:
             files = {k: os.path.join(tmp, "outputs", k) for k in out_types}
 
             def render(arg: str) -> str:
-                arg = _INPUT.sub(lambda m: _render(inputs[m.group(1)]), arg)
-                arg = _OUTPUT.sub(lambda m: files[m.group(1)], arg)
-                if _ANY.search(arg):
+                """One pass over the template: a value is never scanned for placeholders."""
+                known = [m.group(0) for m in _KNOWN.finditer(arg)]
+                if len(known) != len(_ANY.findall(arg)):
                     raise HarnessError(f"{path}: unknown placeholder in {arg!r}")
-                return arg
+
+                def sub(m: re.Match) -> str:
+                    if m.group(1) is not None:
+                        return _render(inputs[m.group(1)])
+                    return files[m.group(2)]
+
+                return _KNOWN.sub(sub, arg)
 
             argv = [render(a) for a in container.get("command", []) + container.get("args", [])]
             env = {**os.environ, **self.env}

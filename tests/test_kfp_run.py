@@ -16,31 +16,23 @@ import pytest
 
 from tests.conftest import EXAMPLES, run_flow, run_flowc
 
-pytest.importorskip("kfp", reason="the kfp extra is not installed (pip install -e '.[kfp]')")
+# kfp is not in the `test` extra (its kubernetes<31 pin clashes with the Airflow provider's):
+# these tests need `pip install -e '.[kfp]'` on top, and say so when they skip.
+pytest.importorskip("kfp", reason="kfp SDK missing: pip install -e '.[kfp]' (not in [test])")
 
 from flowc.backends.kfp_validate import validate_file  # noqa: E402
 from tests.kfp_harness import Job  # noqa: E402
 
-
-def stored(ds: Path, flow: str, run_id: str) -> dict[tuple[str, str], dict[str, str]]:
-    """(step, task id) -> {artifact: content hash} for every committed task of a run."""
-    from flowc.datastore import Datastore
-
-    store = Datastore(str(ds))
-    out = {}
-    for step in sorted(p.name for p in (ds / "runs" / flow / run_id).iterdir() if p.is_dir()):
-        for task in store.tasks(flow, run_id, step):
-            record = store.task_record(flow, run_id, step, task)
-            out[(step, task)] = {n: r["sha"] for n, r in record["artifacts"].items()}
-    return out
-
-
-def value(ds: Path, flow: str, run_id: str, step: str, task: str, name: str):
-    from flowc.datastore import Datastore
-
-    store = Datastore(str(ds))
-    record = store.task_record(flow, run_id, step, task)
-    return store.get(record["artifacts"][name]["sha"])
+# the same flows and helpers the Airflow run tests use (importing them needs no Airflow)
+from tests.test_airflow_run import (  # noqa: E402
+    HOSTILE,
+    NESTED_IN_BRANCH,
+    PACKAGED,
+    RETRY_ONCE,
+    hostile_flow,
+    stored,
+    value,
+)
 
 
 def compile_and_run(tmp: Path, flow_file: Path, arguments=None, compile_args=()) -> Job:
@@ -79,33 +71,6 @@ def assert_same_as_local(tmp: Path, flow_file: Path, flow: str, job: Job, *run_a
 
 def steps_run(job: Job) -> list[str]:
     return [e.argv[e.argv.index("--step") + 1] for e in job.executions]
-
-
-NESTED_IN_BRANCH = (EXAMPLES.parent / "tests" / "test_airflow_run.py").read_text()
-NESTED_IN_BRANCH = NESTED_IN_BRANCH.split("NESTED_IN_BRANCH = '''", 1)[1].split("'''", 1)[0]
-
-RETRY_ONCE = """
-from flowc import FlowSpec, current, retry, step
-
-
-class RetryOnceFlow(FlowSpec):
-    @step
-    def start(self):
-        self.x = 1
-        self.next(self.flaky)
-
-    @retry(times=1, minutes_between_retries=0)
-    @step
-    def flaky(self):
-        if current.retry_count == 0:
-            raise RuntimeError("first attempt fails")
-        self.y = self.x + 1
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-"""
 
 
 def test_lr_flow_runs_like_locally(tmp_path):
@@ -184,23 +149,6 @@ def test_a_step_that_fails_once_is_retried(tmp_path):
     assert "first attempt fails" in (task_dir / "0.stderr").read_text()
 
 
-PACKAGED = """
-from flowc import FlowSpec, step
-from helpers import double
-
-
-class PackagedFlow(FlowSpec):
-    @step
-    def start(self):
-        self.x = double(21)
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-"""
-
-
 def test_a_code_package_runs_the_flow_from_the_datastore(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
@@ -213,3 +161,43 @@ def test_a_code_package_runs_the_flow_from_the_datastore(tmp_path):
     argv = job.executions[0].argv
     assert "--package" in argv and str(src) not in " ".join(argv)
     assert value(work / "ds", "PackagedFlow", job.job_id, "start", "0", "x") == 42
+
+
+def test_hostile_values_come_through_unchanged(tmp_path):
+    flow = hostile_flow(tmp_path)
+    job = compile_and_run(tmp_path, flow)
+    ds = tmp_path / "ds"
+    assert value(ds, "HostileFlow", job.job_id, "start", "0", "seen") == HOSTILE
+    assert value(ds, "HostileFlow", job.job_id, "start", "0", "env_seen") == HOSTILE
+    # a value given as the run's argument reaches the step unchanged too
+    other = HOSTILE.replace("run_id", "ds")
+    job2 = compile_and_run(tmp_path, flow, {"text": other})
+    assert value(ds, "HostileFlow", job2.job_id, "start", "0", "seen") == other
+
+
+def test_the_harness_refuses_what_kfp_would_not_run(tmp_path):
+    """The executor is evidence only if it fails on wiring KFP would reject or mis-run."""
+    from tests.kfp_harness import HarnessError
+
+    out = tmp_path / "p.yaml"
+    flow = EXAMPLES / "foreach_flow.py"
+    proc = run_flowc(
+        "compile", str(flow), "--target", "kfp", "-o", str(out), "--python", sys.executable
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = validate_file(str(out))
+    # a loop reading start's output without waiting for start
+    bad = json.loads(json.dumps(doc))
+    bad["root"]["dag"]["tasks"]["for-loop-1"]["dependentTasks"] = []
+    with pytest.raises(HarnessError, match="without depending"):
+        Job(bad, "j", str(tmp_path)).run()
+    # a placeholder KFP does not define
+    bad = json.loads(json.dumps(doc))
+    bad["deploymentSpec"]["executors"]["exec-step-start"]["container"]["args"].append(
+        "{{$.pipeline_task_retry_count}}"
+    )
+    with pytest.raises(HarnessError, match="unknown placeholder"):
+        Job(bad, "j", str(tmp_path)).run()
+    # an argument the pipeline does not declare
+    with pytest.raises(HarnessError, match="no input"):
+        Job(doc, "j", str(tmp_path)).run({"nope": 1})
