@@ -146,8 +146,30 @@ def _notes(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnostic]:
     par = options.extra.get("parallelism")
     if par is not None and (not isinstance(par, int) or par < 1):
         out.append(at("parallelism", f"--parallelism {par!r}", "use 1 or more", line, col, True))
+    if not options.extra.get("flow_path") and not package:
+        out.append(
+            at(
+                "flow-path",
+                f"the pods run the flow file from this machine's path {os.path.abspath(ir.file)!r}",
+                "pass --flow-path PATH (where the image holds the flow file), or --package to "
+                "ship the code through the datastore",
+                line,
+                col,
+            )
+        )
     steps = ir.step_map()
     for s in p.steps:
+        if dict(s.resources).get("disk") is not None:
+            out.append(
+                at(
+                    "resources-disk",
+                    f"@resources(disk=...) on {s.name!r}: KFP tasks have no disk request",
+                    "give the pods ephemeral storage through a cluster default (LimitRange) or "
+                    "mount a volume with the kfp-kubernetes extension",
+                    line,
+                    col,
+                )
+            )
         if s.timeout:
             span = next((d.span for d in steps[s.name].decorators if d.name == "timeout"), None)
             out.append(
@@ -495,7 +517,7 @@ class _Writer:
             cpu = pyrepr(str(res["cpu"]))
             out.append(f"{pad}{v}.set_cpu_request({cpu}).set_cpu_limit({cpu})")
         if res.get("memory") is not None:
-            mem = pyrepr(f"{int(res['memory'])}M")
+            mem = pyrepr(f"{int(res['memory'])}Mi")  # MB as on the Airflow backend
             out.append(f"{pad}{v}.set_memory_request({mem}).set_memory_limit({mem})")
         if res.get("gpu"):
             out.append(

@@ -171,7 +171,7 @@ def test_retry_resources_and_environment_reach_the_tasks(compiled):
     c = container(doc, "step-work")
     res = c["resources"]
     assert res["cpuRequest"] == res["cpuLimit"] == 2
-    assert res["memoryRequest"] == res["memoryLimit"] == 4.096
+    assert res["memoryRequest"] == res["memoryLimit"] == 4.294967296  # 4096Mi in GB
     assert res["accelerator"]["resourceType"] == "nvidia.com/gpu"
     assert res["accelerator"]["resourceCount"] == "1"
     assert {e["name"]: e["value"] for e in c["env"]} == {"MODE": "fast", "LEVEL": "3"}
@@ -368,6 +368,7 @@ def test_timeout_schedule_image_and_datastore_are_warnings_that_say_what_to_do(t
     assert f"{flow}:5:1: warning[kfp-schedule]" in err and "recurring run" in err
     assert "warning[kfp-image]" in err and "'flowc:0.1.0'" in err
     assert "warning[kfp-datastore]" in err and "cannot share" in err
+    assert "warning[kfp-flow-path]" in err and "--package" in err
     spec = json.loads(proc.stdout)
     assert spec == {
         "cron_expression": "0 0 0 * * *",
@@ -376,8 +377,11 @@ def test_timeout_schedule_image_and_datastore_are_warnings_that_say_what_to_do(t
         "no_catchup": True,
     }
     # with an image and a shared datastore those two warnings go away
-    _, proc = compile_to(tmp_path, flow, "--image", "i:1", "--datastore", "s3://b/p")
+    _, proc = compile_to(
+        tmp_path, flow, "--image", "i:1", "--datastore", "s3://b/p", "--flow-path", "/app/f.py"
+    )
     assert "kfp-image" not in proc.stderr and "kfp-datastore" not in proc.stderr
+    assert "kfp-flow-path" not in proc.stderr
 
 
 def test_unsupported_features_are_located_errors(tmp_path):
@@ -417,3 +421,36 @@ def test_kfp_is_imported_only_when_the_kfp_target_runs(tmp_path):
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stderr
     assert (tmp_path / "x.py").exists()
+
+
+DIRECT_TO_MERGE = """
+from flowc import FlowSpec, step
+
+
+class DirectFlow(FlowSpec):
+    @step
+    def start(self):
+        self.k = "a"
+        self.next({"a": self.a, "b": self.merge}, condition="k")
+
+    @step
+    def a(self):
+        self.next(self.merge)
+
+    @step
+    def merge(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_a_switch_case_straight_to_the_merge_is_a_located_error(tmp_path):
+    flow = write(tmp_path, "direct", DIRECT_TO_MERGE)
+    out = tmp_path / "o.yaml"
+    proc = run_flowc("compile", str(flow), "--target", "kfp", "-o", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert f"{flow}:16:5: error[kfp-graph]" in proc.stderr and "dsl.OneOf" in proc.stderr
+    assert not out.exists()
