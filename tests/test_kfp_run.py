@@ -201,3 +201,79 @@ def test_the_harness_refuses_what_kfp_would_not_run(tmp_path):
     # an argument the pipeline does not declare
     with pytest.raises(HarnessError, match="no input"):
         Job(doc, "j", str(tmp_path)).run({"nope": 1})
+
+
+SHAPES = '''
+from flowc import FlowSpec, Parameter, step
+
+
+class ShapesFlow(FlowSpec):
+    """A foreach inside a switch branch; a static split inside a foreach body."""
+
+    n = Parameter("n", default=2)
+    rate = Parameter("rate", default=0.5)
+    flag = Parameter("flag", default=True)
+    names = Parameter("names", default="x")
+
+    @step
+    def start(self):
+        self.route = "many" if self.n > 1 else "one"
+        self.next({"many": self.many, "one": self.one}, condition="route")
+
+    @step
+    def many(self):
+        self.items = list(range(self.n))
+        self.next(self.body, foreach="items")
+
+    @step
+    def body(self):
+        self.v = self.input
+        self.next(self.left, self.right)
+
+    @step
+    def left(self):
+        self.l = self.v * 2
+        self.next(self.bjoin)
+
+    @step
+    def right(self):
+        self.r = self.v * self.rate
+        self.next(self.bjoin)
+
+    @step
+    def bjoin(self, inputs):
+        self.s = inputs.left.l + inputs.right.r
+        self.next(self.fjoin)
+
+    @step
+    def fjoin(self, inputs):
+        self.total = sum(i.s for i in inputs)
+        self.next(self.merge)
+
+    @step
+    def one(self):
+        self.total = -1 if self.flag else -2
+        self.next(self.merge)
+
+    @step
+    def merge(self):
+        self.out = (self.total, self.names)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_foreach_in_a_switch_branch_with_a_split_in_its_body_and_typed_arguments(tmp_path):
+    flow = tmp_path / "shapes.py"
+    flow.write_text(SHAPES)
+    args = {"n": 3, "rate": 1.5, "flag": False, "names": "a b"}
+    job = compile_and_run(tmp_path, flow, args)
+    run_args = ("--n", "3", "--rate", "1.5", "--flag", "False", "--names", "a b")
+    got = assert_same_as_local(tmp_path, flow, "ShapesFlow", job, *run_args)
+    assert sorted(t for s, t in got if s == "bjoin") == ["0", "1", "2"] and ("one", "0") not in got
+    # every body task ran inside the loop inside the taken condition
+    assert all(len(e.path) == 4 for e in job.executions if "body" in e.argv)
+    assert value(tmp_path / "ds", "ShapesFlow", job.job_id, "merge", "0", "out") == (10.5, "a b")
