@@ -16,6 +16,7 @@ Options (``EmitOptions.extra``): ``python`` (the interpreter in the image), ``fl
 from __future__ import annotations
 
 import importlib.util
+import keyword
 import os
 import re
 import tempfile
@@ -31,6 +32,10 @@ from flowc.ir import FlowIR
 
 DEFAULT_IMAGE = "flowc:0.1.0"
 _KFP_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
+# names the generated module binds at the top or inside the pipeline function
+_RESERVED = {"sys", "compiler", "dsl", "pipeline", "compile_to", "FLOW", "IMAGE", "COMMAND"}
+_RESERVED |= {"BASE_ARGS", "CACHING", "PARALLELISM", "DESCRIPTION"}
+_LOCALS = ("t_", "item_", "step_")
 _CRON_PRESETS = {"@hourly": "0 0 * * * *", "@daily": "0 0 0 * * *", "@weekly": "0 0 0 * * 0"}
 
 
@@ -246,9 +251,6 @@ class _Writer:
             targets = [t for _, t in sw.cases]
             reach = [self._reach(t, succ) for t in targets]
             common = set.intersection(*reach) if reach else set()
-            merge = min(common, key=self.pos.__getitem__) if common else None
-            self.merge_of = getattr(self, "merge_of", {})
-            self.merge_of[sw.split] = merge
             for t, r in zip(targets, reach, strict=True):
                 for name in r - common:
                     out.setdefault(name, []).append((sw.split, t))
@@ -308,6 +310,9 @@ class _Writer:
             ident = re.sub(r"\W", "_", x.name)
             if not ident.isidentifier() or ident[0].isdigit():
                 ident = "p_" + ident
+            # never a keyword, nor a name the pipeline function itself uses
+            if keyword.iskeyword(ident) or ident in _RESERVED or ident.startswith(_LOCALS):
+                ident += "_"
             if ident in seen:
                 span = self.ir.span
                 raise _Unsupported(
@@ -396,8 +401,8 @@ class _Writer:
             args += ["'--index'", "index"]
         if s.name == "start":
             for name, ident, kind, _, _ in self.params:
-                inputs.append(f"{ident}: {_annotation(kind)}")
-                args += ["'--param'", pyrepr(name), pyrepr(kind), ident]
+                inputs.append(f"param_{ident}: {_annotation(kind)}")
+                args += ["'--param'", pyrepr(name), pyrepr(kind), f"param_{ident}"]
         if s.merge:
             inputs.append("after: str")
             args += ["'--after'", "after"]
@@ -479,7 +484,7 @@ class _Writer:
         if item is not None:
             kwargs.append(f"index={item}")
         if s.name == "start":
-            kwargs += [f"{ident}={ident}" for _, ident, _, _, _ in self.params]
+            kwargs += [f"param_{ident}={ident}" for _, ident, _, _, _ in self.params]
         st = self.steps[s.name]
         after = list(st.in_steps)
         if s.merge:

@@ -277,3 +277,32 @@ def test_foreach_in_a_switch_branch_with_a_split_in_its_body_and_typed_arguments
     # every body task ran inside the loop inside the taken condition
     assert all(len(e.path) == 4 for e in job.executions if "body" in e.argv)
     assert value(tmp_path / "ds", "ShapesFlow", job.job_id, "merge", "0", "out") == (10.5, "a b")
+
+
+NAMES = """
+from flowc import FlowSpec, Parameter, step
+
+
+class NamesFlow(FlowSpec):
+    dsl = Parameter("dsl", default=1)
+    result = Parameter("result", default="r")
+    after = Parameter("after", default=2.5)
+    t_start = Parameter("t-start", default=[1, 2])
+
+    @step
+    def start(self):
+        self.got = (self.dsl, self.result, self.after, self.t_start)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_parameter_names_the_module_itself_uses_still_work(tmp_path):
+    flow = tmp_path / "names.py"
+    flow.write_text(NAMES)
+    job = compile_and_run(tmp_path, flow, {"dsl_": 5, "result": "x", "t_start_": [3]})
+    got = value(tmp_path / "ds", "NamesFlow", job.job_id, "start", "0", "got")
+    assert got == (5, "x", 2.5, [3])
