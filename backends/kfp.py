@@ -162,6 +162,18 @@ def _notes(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnostic]:
                 col,
             )
         )
+    for x in p.params:
+        if not x.has_default and not x.required:
+            out.append(
+                at(
+                    "parameter-default",
+                    f"parameter {x.name!r} has no default: KFP has no empty value for a typed "
+                    "input, so the pipeline requires it at run time (flowc run passes None)",
+                    "give the parameter a default, or always pass it when starting a run",
+                    line,
+                    col,
+                )
+            )
     steps = ir.step_map()
     for s in p.steps:
         if dict(s.resources).get("disk") is not None:

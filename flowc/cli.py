@@ -829,7 +829,10 @@ def compile_(
             import json
 
             spec = recurring_run_settings(graph_plan(ir, "kfp").schedule, ir.name)
-            click.echo(json.dumps(spec, indent=2, sort_keys=True))
+            if spec is None:
+                click.echo(f"{ir.name} has no @schedule: no recurring run to set up", err=True)
+            else:
+                click.echo(json.dumps(spec, indent=2, sort_keys=True))
     paths.update(_output_paths(output, sorted(n for n in files if n not in paths)))
     for name, target_path in paths.items():
         from flowc.atomic import write_atomic

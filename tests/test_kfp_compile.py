@@ -454,3 +454,29 @@ def test_a_switch_case_straight_to_the_merge_is_a_located_error(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert f"{flow}:16:5: error[kfp-graph]" in proc.stderr and "dsl.OneOf" in proc.stderr
     assert not out.exists()
+
+
+NO_DEFAULT = """
+from flowc import FlowSpec, Parameter, step
+
+
+class NoDefaultFlow(FlowSpec):
+    x = Parameter("x", type=int)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_a_parameter_without_default_is_a_required_input_with_a_warning(tmp_path):
+    flow = write(tmp_path, "nodefault", NO_DEFAULT)
+    path, proc = compile_to(tmp_path, flow, "--schedule-spec")
+    assert "warning[kfp-parameter-default]" in proc.stderr and "'x'" in proc.stderr
+    assert "has no @schedule" in proc.stderr and proc.stdout == ""
+    x = v.validate_file(str(path))["root"]["inputDefinitions"]["parameters"]["x"]
+    assert x == {"parameterType": "NUMBER_INTEGER"}
