@@ -187,7 +187,7 @@ def test_parameters_become_typed_pipeline_inputs(compiled):
     assert params["value"]["defaultValue"] == 42
     start = container(doc, "step-start")["args"]
     i = start.index("--param")
-    assert start[i : i + 4] == ["--param", "value", "int", "{{$.inputs.parameters['value']}}"]
+    assert start[i : i + 4] == ["--param", "value", "int", "{{$.inputs.parameters['param_value']}}"]
 
 
 def test_caching_and_parallelism_options(tmp_path):
