@@ -245,6 +245,9 @@ def _var(step: str) -> str:
 
 
 class _Writer:
+    """Writes the pipeline module: one component per step, then the pipeline function whose
+    nested ``with`` blocks (loops, switch cases) follow the flow's nesting."""
+
     def __init__(self, ir: FlowIR, p: Plan, options: EmitOptions):
         self.ir, self.p, self.options = ir, p, options
         self.extra = options.extra
