@@ -480,3 +480,19 @@ def test_a_parameter_without_default_is_a_required_input_with_a_warning(tmp_path
     assert "has no @schedule" in proc.stderr and proc.stdout == ""
     x = v.validate_file(str(path))["root"]["inputDefinitions"]["parameters"]["x"]
     assert x == {"parameterType": "NUMBER_INTEGER"}
+
+
+GOLDEN = Path(__file__).parent / "golden" / "kfp_switch_flow.yaml"
+
+
+def test_golden_pipeline_text(tmp_path):
+    """The whole YAML of one flow, fixed; FLOWC_UPDATE_GOLDEN=1 refreshes it after an
+    intended change."""
+    import os
+
+    args = ("--image", "repo/flows:1", "--datastore", "s3://b/p", "--flow-path", "/app/f.py")
+    path, _ = compile_to(tmp_path, EXAMPLES / "switch_flow.py", *args)
+    text = path.read_text()
+    if os.environ.get("FLOWC_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text(), "changed; FLOWC_UPDATE_GOLDEN=1 refreshes it"
