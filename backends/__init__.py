@@ -5,3 +5,4 @@ from flowc.backends.base import register
 
 register("airflow", "flowc.backends.airflow:AirflowEmitter")
 register("argo", "flowc.backends.argo:ArgoEmitter")
+register("kfp", "flowc.backends.kfp:KfpEmitter")

@@ -722,7 +722,9 @@ def _unpacked(package_id: str, datastore: str | None) -> str:
 
 @cli.command(name="compile")
 @click.argument("flow_file", metavar="FLOW_FILE")
-@click.option("--target", required=True, metavar="NAME", help="The orchestrator: airflow or argo.")
+@click.option(
+    "--target", required=True, metavar="NAME", help="The orchestrator: airflow, argo or kfp."
+)
 @click.option(
     "-o",
     "--output",
@@ -759,7 +761,15 @@ def _unpacked(package_id: str, datastore: str | None) -> str:
     show_default=True,
     help="Argo: the document's kind.",
 )
-@click.option("--parallelism", type=click.IntRange(min=1), help="Argo: pods run at once.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Argo: pods run at once; KFP: foreach tasks run at once.",
+)
+@click.option("--enable-caching", is_flag=True, help="KFP: let KFP cache tasks (off by default).")
+@click.option("--schedule-spec", is_flag=True, help="KFP: print @schedule as recurring-run JSON.")
+@click.option("--python-module", metavar="PATH", help="KFP: also write the pipeline module.")
 def compile_(
     flow_file: str,
     target: str,
@@ -777,6 +787,9 @@ def compile_(
     package: bool,
     kind: str,
     parallelism: int | None,
+    enable_caching: bool = False,
+    schedule_spec: bool = False,
+    python_module: str | None = None,
 ) -> int:
     """Compile a flow for an orchestrator: flowc compile FLOW_FILE --target airflow -o DIR.
 
@@ -803,6 +816,10 @@ def compile_(
         "kind": kind,
         "parallelism": parallelism,
     }
+    if target == "kfp":
+        extra = {k: extra[k] for k in ("python", "flow_path")}
+        extra.update(enable_caching=enable_caching, parallelism=parallelism)
+        extra["python_module"] = bool(python_module)
     options = base.EmitOptions(datastore=datastore, image=image, extra=extra)
     result = base.get_emitter(target).emit(ir, options)
     if package and not any(d.is_error for d in result.diagnostics):
@@ -816,11 +833,29 @@ def compile_(
         raise CommandError(
             f"{path}: {ir.name} uses {n} feature{'s' if n > 1 else ''} {target} cannot express"
         )
-    for name, target_path in _output_paths(output, sorted(result.files)).items():
+    files = dict(result.files)
+    paths = {}
+    if target == "kfp":
+        from flowc.backends.graphplan import plan as graph_plan
+        from flowc.backends.kfp import recurring_run_settings
+
+        if python_module:
+            module = next(n for n in files if n.endswith(".py"))
+            paths[module] = python_module
+        if schedule_spec:
+            import json
+
+            spec = recurring_run_settings(graph_plan(ir, "kfp").schedule, ir.name)
+            if spec is None:
+                click.echo(f"{ir.name} has no @schedule: no recurring run to set up", err=True)
+            else:
+                click.echo(json.dumps(spec, indent=2, sort_keys=True))
+    paths.update(_output_paths(output, sorted(n for n in files if n not in paths)))
+    for name, target_path in paths.items():
         from flowc.atomic import write_atomic
 
         os.makedirs(os.path.dirname(os.path.abspath(target_path)), exist_ok=True)
-        write_atomic(target_path, [result.files[name].encode()])
+        write_atomic(target_path, [files[name].encode()])
         click.echo(f"wrote {target_path}", err=True)
     return EXIT_OK
 
