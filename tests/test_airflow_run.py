@@ -480,7 +480,9 @@ def test_kubernetes_dag_parses_with_image_command_and_resources(airflow, tmp_pat
     command = start.arguments[0]
     assert "-m flowc task" in command and " start --flow LRFlow" in command
     assert "--result-file /airflow/xcom/return.json" in command
-    env = dict(start.env_vars)
+    # the provider keeps env_vars as given (a dict) or as V1EnvVar objects, by version
+    raw = start.env_vars
+    env = dict(raw) if isinstance(raw, dict) else {e.name: e.value for e in raw}
     assert env["FLOWC_FLOW_FILE"] == "/app/lr_flow.py"
     assert env["FLOWC_DATASTORE"] == "s3://bucket/flowc"
     train = dag.get_task("train")  # mapped over the foreach's index paths
