@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
+
+from flowc.backends.pod import index_paths, run_task
 
 INDICES_FILE = "indices.json"
 BRANCH_FILE = "branch"
@@ -39,12 +40,6 @@ def params_json(names: Sequence[str], environ: dict[str, str]) -> str:
         # command line would (a str parameter given 1.50 keeps "1.50")
         doc[name] = raw.strip() if isinstance(value, (int, float)) else value
     return json.dumps(doc)
-
-
-def index_paths(result: dict, index: str | None) -> list[str]:
-    """The next foreach level's index paths under this task's own index path."""
-    n = int(result["foreach_num_splits"])
-    return [f"{index}.{i}" if index else str(i) for i in range(n)]
 
 
 def write_outputs(result: dict, index: str | None, outputs: str) -> None:
@@ -74,31 +69,16 @@ def _split_args(argv: Sequence[str]) -> tuple[str, list[str], list[str]]:
     return outputs, names, task_args
 
 
-def _flowc(args: list[str]) -> int:
-    """``flowc ARGS`` in this process (one interpreter start per pod, not two)."""
-    from flowc.cli import main as flowc_main
-
-    try:
-        flowc_main(args, prog_name="flowc")
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     outputs, names, task_args = _split_args(sys.argv[1:] if argv is None else argv)
     index = None
     if "--index" in task_args:
         index = task_args[task_args.index("--index") + 1]
-    with tempfile.TemporaryDirectory(prefix="flowc-argo-") as tmp:
-        result_file = os.path.join(tmp, "result.json")
-        cmd = ["task", *task_args, "--result-file", result_file]
-        if names:
-            cmd += ["--params-json", params_json(names, dict(os.environ))]
-        rc = _flowc(cmd)
-        if rc == 0 and outputs:
-            with open(result_file) as f:
-                write_outputs(json.load(f), index, outputs)
+    if names:
+        task_args = [*task_args, "--params-json", params_json(names, dict(os.environ))]
+    rc, result = run_task(task_args)
+    if rc == 0 and result is not None and outputs:
+        write_outputs(result, index, outputs)
     return rc
 
 

@@ -3,7 +3,7 @@
 KFP gives a container only placeholders (job id, loop item, input values, output file paths) and
 no retry count, so this small entry point (1) works out the attempt from the attempts the
 datastore already holds, (2) turns the start task's typed pipeline inputs into ``--params-json``,
-(3) runs ``flowc task`` and (4) writes the KFP output parameters from its result: the next
+(3) runs ``flowc task`` in this process and (4) writes the KFP output parameters from its result: the next
 foreach level's index paths (a JSON list ``dsl.ParallelFor`` iterates) and the switch branch.
 It needs only the standard library and flowc, as the image has them.
 """
@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 from typing import Any
+
+from flowc.backends.pod import index_paths, run_task
 
 # how KFP renders a typed input into a placeholder string, undone per flow parameter type
 _DECODE = {
@@ -36,7 +36,6 @@ def decode(kind: str, text: str) -> Any:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m flowc.backends.kfp_task")
-    p.add_argument("--python", default=sys.executable)
     p.add_argument("--flow-file", required=True)
     p.add_argument("--flow", required=True)
     p.add_argument("--step", required=True)
@@ -69,14 +68,9 @@ def attempt(datastore: str | None, flow: str, run_id: str, step: str, index: str
     return n
 
 
-def index_paths(result: dict[str, Any], index: str | None) -> list[str]:
-    n = int(result.get("foreach_num_splits") or 0)
-    return [f"{index}.{i}" if index else str(i) for i in range(n)]
-
-
 def main(argv: list[str] | None = None) -> int:
     a = _parser().parse_args(argv)
-    cmd = [a.python, "-m", "flowc", "task", a.flow_file, a.step, "--flow", a.flow]
+    cmd = [a.flow_file, a.step, "--flow", a.flow]
     cmd += ["--run-id", a.run_id]
     cmd += ["--attempt", str(attempt(a.datastore, a.flow, a.run_id, a.step, a.index))]
     if a.index:
@@ -88,13 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.param:
         params = {name: decode(kind, text) for name, kind, text in a.param}
         cmd += ["--params-json", json.dumps(params)]
-    with tempfile.TemporaryDirectory() as tmp:
-        result_file = os.path.join(tmp, "result.json")
-        code = subprocess.call([*cmd, "--result-file", result_file])
-        if code != 0 or not os.path.exists(result_file):
-            return code or 1
-        with open(result_file) as f:
-            result = json.load(f)
+    code, result = run_task(cmd)
+    if code != 0 or result is None:
+        return code or 1
     outputs = {
         a.result: json.dumps(result, sort_keys=True),
         a.index_paths: json.dumps(index_paths(result, a.index)),

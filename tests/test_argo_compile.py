@@ -488,7 +488,8 @@ def test_a_switch_case_that_is_also_a_merge_point_is_reported(tmp_path):
 
 
 def test_the_pod_entry_point_builds_parameters_and_index_paths():
-    from flowc.backends.argo_task import index_paths, params_json
+    from flowc.backends.argo_task import params_json
+    from flowc.backends.pod import index_paths
 
     env = {
         "FLOWC_PARAM_0": "3",
