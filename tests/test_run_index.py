@@ -96,7 +96,7 @@ def test_a_damaged_snapshot_is_rebuilt_from_the_events(tmp_path, ir):
     ids = [record(ds, ir) for _ in range(3)]
     index._compact(ds, "LinearFlow", index.read_index(ds, "LinearFlow"), set(), None)
     path = tmp_path / "ds" / index.snapshot_key("LinearFlow")
-    path.write_text('{"version": 2, "rows": 7}\n[]')
+    path.write_text(f'{{"version": {index.SNAPSHOT_VERSION}, "rows": 7}}\n[]')
     seen = []
     entries = index.read_index(ds, "LinearFlow", seen.append)
     assert [e.run_id for e in entries] == ids[::-1]
@@ -116,3 +116,20 @@ def test_reading_works_on_a_read_only_datastore(tmp_path, ir):
     finally:
         index.COMPACT_AFTER = saved
         os.chmod(tmp_path / "ds" / "runs" / "LinearFlow", 0o755)
+
+
+def test_run_ids_holding_a_tilde_and_a_rewritten_status(tmp_path, ir):
+    """Airflow run ids may hold '~' (even '~end' or '~tags~1'); a later finaliser's status wins."""
+    ds = Datastore(str(tmp_path / "ds"))
+    odd = ["manual__x~end", "a~tags~1", "b~start~end~5"]
+    for run_id in odd:
+        run = start_run(ds, ir, FLOW_FILE, {"greeting": "hi", "count": 1}, {}, (), run_id=run_id)
+        finish_run(ds, run, "failed", error="task x failed")
+        index.record_tags(ds, "LinearFlow", run_id, ["t"])
+    finish_run(ds, type("R", (), {"flow": "LinearFlow", "run_id": odd[0]})(), "succeeded")
+    for _ in range(2):  # the events, then the snapshot written from them
+        entries = {e.run_id: e for e in index.read_index(ds, "LinearFlow")}
+        assert set(entries) == set(odd)
+        assert entries[odd[0]].status == "succeeded" and entries[odd[0]].error is None
+        assert entries[odd[1]].status == "failed" and entries[odd[1]].tags == ["t"]
+        index._compact(ds, "LinearFlow", list(entries.values()), set(), None)

@@ -3,7 +3,9 @@ one snapshot instead of every run's records.
 
 Writers never rewrite a shared file: each event of a run (``start``, ``end``, a tag change) is
 a small file of its own in ``runs/<Flow>/.index/``, named ``<run id>~<event>``, written
-atomically. Readers fold the snapshot ``runs/<Flow>/.snapshot/index.json`` and the event files
+atomically (the event is ``start``, ``end~<ns>`` or ``tags~<ns>``; a run id may hold ``~`` itself,
+so names are read from their end). An end event is versioned: a later finaliser (an Airflow run
+cleared and re-run to success) records a new status without rewriting the old one. Readers fold the snapshot ``runs/<Flow>/.snapshot/index.json`` and the event files
 it does not cover yet, and write a new snapshot (atomically, best effort) when many were
 uncovered or the folders have been quiet. Event files are never deleted, so two compactions
 racing can only leave a snapshot that covers less, never lose an event. On a local datastore
@@ -17,6 +19,7 @@ hides the other runs.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
     from flowc.datastore import Datastore
 
 COMPACT_AFTER = 64  # uncovered events a reader tolerates before it writes a new snapshot
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
 QUIET_NS = 1_000_000_000  # a folder unchanged this long can be trusted by its mtime
 
 
@@ -43,6 +46,7 @@ class RunEntry:
     finished_at: float | None = None
     origin_run_id: str | None = None
     error: str | None = None
+    end_version: int = 0
 
     @property
     def finished(self) -> bool:
@@ -62,6 +66,16 @@ def _event_key(flow: str, run_id: str, event: str) -> str:
     return f"{index_dir(flow)}/{run_id}~{event}"
 
 
+# the event is matched at the end of the name, so a run id holding "~" reads back whole
+_EVENT_NAME = re.compile(r"^(?P<run>.+)~(?P<event>start|end(?:~\d+)?|tags~\d+)$", re.DOTALL)
+
+
+def parse_event_name(name: str) -> tuple[str, str] | None:
+    """``<run id>~<event>`` -> (run id, event); None for a name that is no event."""
+    m = _EVENT_NAME.match(name)
+    return (m["run"], m["event"]) if m else None
+
+
 # --- writing ------------------------------------------------------------------------------------
 
 
@@ -77,9 +91,12 @@ def record_start(ds: Datastore, record: dict) -> None:
 
 def record_end(
     ds: Datastore, flow: str, run_id: str, status: str, finished_at: float, error: str | None
-) -> None:
+) -> str:
+    """Record how the run ended; returns the event's file name."""
     doc = {"status": status, "finished_at": finished_at, "error": error}
-    ds.write_json(_event_key(flow, run_id, "end"), doc)
+    event = f"end~{time.time_ns()}"
+    ds.write_json(_event_key(flow, run_id, event), doc)
+    return f"{run_id}~{event}"
 
 
 def record_tags(ds: Datastore, flow: str, run_id: str, tags: list[str]) -> None:
@@ -117,11 +134,11 @@ def read_index(ds: Datastore, flow: str, warn: Warn | None = None) -> list[RunEn
         except (ValueError, TypeError) as e:
             warn(f"{ds.url}/{snapshot_key(flow)} is damaged ({e}); reading the run events")
             runs, covered = {}, set()
-    names = [n for n in ds.storage.listdir(index_dir(flow)) if "~" in n]
+    names = [n for n in ds.storage.listdir(index_dir(flow)) if parse_event_name(n)]
     fresh = sorted((n for n in names if n not in covered), key=_event_order)
     applied = []
     for name in fresh:
-        run_id, _, event = name.partition("~")
+        run_id, event = parse_event_name(name)  # type: ignore[misc]
         doc = _read_event(ds, f"{index_dir(flow)}/{name}", warn)
         if doc is None:
             continue
@@ -161,10 +178,11 @@ def _parse_head(ds: Datastore, flow: str, head: bytes, warn: Warn) -> dict | Non
         return None
 
 
-def _event_order(name: str) -> tuple[int, str]:
-    event = name.partition("~")[2]
-    rank = 0 if event == "start" else 1 if event == "end" else 2
-    return rank, name  # tag versions sort by their time stamp within rank 2
+def _event_order(name: str) -> tuple[int, int]:
+    event = parse_event_name(name)[1]  # type: ignore[index]
+    kind, _, version = event.partition("~")
+    rank = 0 if kind == "start" else 1 if kind == "end" else 2
+    return rank, int(version or 0)  # versions sort by their time stamp within a rank
 
 
 def _read_event(ds: Datastore, key: str, warn: Warn) -> dict | None:
@@ -189,10 +207,13 @@ def _apply(runs: dict[str, RunEntry], run_id: str, event: str, doc: dict) -> Non
         if not entry.tags_version:
             entry.tags = list(doc.get("tags") or [])
         entry.origin_run_id = doc.get("origin_run_id")
-    elif event == "end":
-        entry.status = str(doc["status"])
-        entry.finished_at = doc.get("finished_at")
-        entry.error = doc.get("error")
+    elif event == "end" or event.startswith("end~"):
+        version = int(event.partition("~")[2] or 0)  # "end": written by an older flowc
+        if version >= entry.end_version:
+            entry.status = str(doc["status"])
+            entry.finished_at = doc.get("finished_at")
+            entry.error = doc.get("error")
+            entry.end_version = version
     elif event.startswith("tags~"):
         version = int(event.partition("~")[2])
         if version >= entry.tags_version:
@@ -229,8 +250,7 @@ def _heal(ds: Datastore, flow: str, runs: dict[str, RunEntry], warn: Warn) -> li
             written.append(f"{run_id}~start")
             if status is not None:
                 e = runs[run_id]
-                record_end(ds, flow, run_id, e.status, e.finished_at, e.error)
-                written.append(f"{run_id}~end")
+                written.append(record_end(ds, flow, run_id, e.status, e.finished_at, e.error))
         except OSError:
             pass  # read-only datastore: heal again next time
     return written
