@@ -4,10 +4,13 @@ Each step becomes one task running flowc's task contract; a foreach body is dyna
 over whole index paths listed by a small helper task (so a nested foreach needs only one mapped
 level, which is all Airflow supports); a switch becomes a branch task. The plan comes from
 :mod:`flowc.backends.graphplan`, shared with the other backends; this module only chooses
-Airflow's words for it.
+Airflow's words for it. A last task (``trigger_rule="all_done"``) runs ``flowc finalize``, which
+records the run as succeeded or failed whatever happened. With the bash operator the tasks run
+on this machine's workers, so every path baked in is absolute and named in one warning.
 
 Options (``EmitOptions.extra``): ``operator`` (``bash`` or ``kubernetes``), ``python`` (the
 interpreter on the workers), ``flow_path`` (the flow file as the workers see it), ``cwd``,
+``user`` (recorded as the runs' user; default: who compiles),
 ``namespace``, ``dag_id``, ``tags``, ``package`` (a code package id from
 :mod:`flowc.backends.package`; ``flow_path`` is then the file's name inside it). ``EmitOptions.datastore`` and ``.image`` as named.
 """
@@ -20,6 +23,16 @@ from functools import lru_cache
 from typing import Any
 
 from flowc.backends.base import EmitOptions, EmitResult, Emitter
+from flowc.backends.deployment import (
+    FINALIZE_NODE,
+    USER_VAR,
+    baked_in_warning,
+    container_problems,
+    deployer,
+    interpreter,
+    local_datastore,
+    target_tag,
+)
 from flowc.backends.graphplan import Plan, StepPlan, plan
 from flowc.backends.literals import LiteralError, ident, jinja_escape, pyrepr
 from flowc.diagnostics import Diagnostic, error
@@ -47,6 +60,9 @@ class AirflowEmitter(Emitter):
         if any(d.is_error for d in problems):
             return EmitResult({}, tuple(problems))
         dag_id = extra.get("dag_id") or ir.name
+        if operator == "bash":
+            options, baked = _baked_in(ir, options)
+            problems.append(baked_in_warning(ir, "airflow", baked))
         context = _context(ir, p, options, operator, dag_id)
         try:
             text = _template().render(**context)
@@ -70,14 +86,9 @@ def _option_problems(ir: FlowIR, options: EmitOptions, operator: str) -> list[Di
     out = []
     if operator not in OPERATORS:
         out.append(bad("operator", f"unknown operator {operator!r}", "use bash or kubernetes"))
-    if operator == "kubernetes" and not options.image:
-        out.append(
-            bad(
-                "image",
-                "--operator kubernetes needs the image the pods run",
-                "pass --image REPO:TAG (an image with flowc and the flow's code)",
-            )
-        )
+    if operator == "kubernetes":
+        what = "--operator kubernetes"
+        out += container_problems(ir, "airflow", options.image, options.datastore, what)
     package = options.extra.get("package")
     if package is not None and not re.fullmatch(r"[0-9a-f]{64}", str(package)):
         out.append(bad("package", f"{package!r} is not a code package id", "pass a sha256 hex"))
@@ -85,6 +96,23 @@ def _option_problems(ir: FlowIR, options: EmitOptions, operator: str) -> list[Di
     if not _DAG_ID.match(dag_id):
         out.append(bad("dag-id", f"{dag_id!r} is not a valid DAG id", "use letters, digits, _ . -"))
     return out
+
+
+def _baked_in(ir: FlowIR, options: EmitOptions) -> tuple[EmitOptions, list[tuple[str, str, str]]]:
+    """Tasks on this machine's workers: every path absolute, resolved where flowc compiles
+    (the interpreter running flowc, the flow file, the datastore, the working directory)."""
+    extra = dict(options.extra)
+    extra["python"] = extra.get("python") or interpreter()
+    extra["flow_path"] = extra.get("flow_path") or os.path.abspath(ir.file)
+    extra["cwd"] = os.path.abspath(extra.get("cwd") or os.getcwd())
+    datastore = local_datastore(options.datastore)
+    baked = [
+        ("interpreter", extra["python"], "--python"),
+        ("flow file", extra["flow_path"], "--flow-path"),
+        ("datastore", datastore, "--datastore"),
+        ("working directory", extra["cwd"], "--cwd"),
+    ]
+    return EmitOptions(datastore=datastore, image=options.image, extra=extra), baked
 
 
 @lru_cache(maxsize=1)
@@ -117,6 +145,7 @@ def _context(
     ]
     if options.datastore:
         env.append(("FLOWC_DATASTORE", options.datastore, False))
+    env.append((USER_VAR, extra.get("user") or deployer(), False))
     env += [
         ("FLOWC_RUN_ID", "{{ run_id }}", True),
         ("FLOWC_ATTEMPT", "{{ ti.try_number - 1 }}", True),
@@ -144,6 +173,12 @@ def _context(
             tasks.append({"what": "branch", "name": sw.node, "source": s.name})
             edges.append((s.name, sw.node))
     tags = sorted({"flowc", *(extra.get("tags") or ())})
+    finalizer = {
+        "what": "finalize",
+        "name": FINALIZE_NODE,
+        "upstream": [s.name for s in p.steps],
+        "pod_name": "flowc-finalize",
+    }
     return {
         "flow": ir.name,
         "kubernetes": kubernetes,
@@ -161,6 +196,8 @@ def _context(
         "params": [_param(x) for x in p.params],
         "params_template": PARAMS_TEMPLATE,
         "tasks": tasks,
+        "finalizer": finalizer,
+        "run_tag": target_tag("airflow"),
         "edges": edges,
         "foreach": bool(p.foreaches),
         "switch": bool(p.switches),

@@ -37,6 +37,7 @@ from flowc import __version__
 from flowc.backends.airflow import _k8s_resources
 from flowc.backends.base import EmitOptions, EmitResult, Emitter
 from flowc.backends.graphplan import Plan, StepPlan, plan
+from flowc.backends.deployment import container_problems
 from flowc.diagnostics import Diagnostic, error, warning
 from flowc.graph import is_foreach, is_switch
 from flowc.ir import FlowIR, Step
@@ -49,7 +50,6 @@ ENTRY = "main"
 # The task contract stops a step at its @timeout; Argo's deadline is the backstop.
 TIMEOUT_GRACE_S = 60
 _PARAM_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 
 
 class ArgoEmitter(Emitter):
@@ -99,8 +99,7 @@ def _option_problems(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnost
     kind = extra.get("kind") or KINDS[0]
     if kind not in KINDS:
         out.append(_at(ir, "kind", f"unknown kind {kind!r}", "use workflow-template or workflow"))
-    if not options.image:
-        out.append(_at(ir, "image", "Argo runs every step in a container", "pass --image REPO:TAG"))
+    out += container_problems(ir, "argo", options.image, options.datastore, "Argo")
     package = extra.get("package")
     if package is not None and not re.fullmatch(r"[0-9a-f]{64}", str(package)):
         out.append(_at(ir, "package", f"{package!r} is not a code package id", "a sha256 hex"))
@@ -123,22 +122,6 @@ def _option_problems(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnost
                     f"choose a {what} without braces",
                 )
             )
-    if not options.datastore or not _REMOTE.match(options.datastore):
-        out.append(
-            _at(
-                ir,
-                "datastore",
-                (
-                    f"the datastore {options.datastore!r}"
-                    if options.datastore
-                    else "the default local datastore"
-                )
-                + " is a folder each pod sees empty unless it is a shared "
-                "volume",
-                "pass --datastore s3://... (or another URL every pod reaches)",
-                warn=True,
-            )
-        )
     for x in p.params:
         if not _PARAM_NAME.match(x.name):
             out.append(

@@ -26,6 +26,7 @@ from typing import Any
 from flowc.backends.base import EmitOptions, EmitResult, Emitter
 from flowc.backends.graphplan import Plan, StepPlan, plan
 from flowc.backends.literals import LiteralError, pyrepr
+from flowc.backends.deployment import container_problems
 from flowc.diagnostics import Diagnostic, error, warning
 from flowc.graph import is_foreach, is_switch
 from flowc.ir import FlowIR
@@ -122,29 +123,7 @@ def _notes(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnostic]:
 
     out = []
     line, col = ir.span.line, ir.span.col
-    if not options.image:
-        out.append(
-            at(
-                "image",
-                f"no --image: the pods run the default image {DEFAULT_IMAGE!r}",
-                "pass --image REPO:TAG (an image with python, flowc and, unless --package, "
-                "the flow's code)",
-                line,
-                col,
-            )
-        )
-    ds = options.datastore or ""
-    if "://" not in ds or ds.startswith("file://"):
-        out.append(
-            at(
-                "datastore",
-                f"the datastore {ds or '.flowc (the local default)'!r} is a local folder: "
-                "KFP pods cannot share it, so later steps will not find earlier artifacts",
-                "pass --datastore s3://bucket/prefix (or gs://, any fsspec URL every pod reaches)",
-                line,
-                col,
-            )
-        )
+    out += container_problems(ir, "kfp", options.image, options.datastore, "KFP")
     package = options.extra.get("package")
     if package is not None and not re.fullmatch(r"[0-9a-f]{64}", str(package)):
         out.append(at("package", f"{package!r} is not a code package id", "", line, col, True))

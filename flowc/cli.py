@@ -358,6 +358,20 @@ def task(
     )
 
 
+@cli.command()
+@click.argument("flow", metavar="FLOW")
+@click.option("--run-id", required=True, metavar="ID", help="The run to finalise.")
+@click.option("--datastore", metavar="URL", help="Folder or fsspec URL of the datastore.")
+def finalize(flow: str, run_id: str, datastore: str | None) -> int:
+    """Record how an orchestrated run ended (what orchestrators call last, whatever failed).
+
+    FLOW is the flow's name (or its file). Exit 0 when the run succeeded, 1 when it failed.
+    """
+    from flowc.runtime.finalize import finalize_command
+
+    return _launch_errors(lambda: finalize_command(_flow_name(flow), run_id, datastore))
+
+
 @cli.command(context_settings=_PASS_THROUGH)
 @click.argument("flow_file", metavar="FLOW_FILE")
 @click.argument("step", metavar="[STEP]", required=False)

@@ -20,26 +20,32 @@ GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
 
 # Options that make the output independent of the machine compiling it.
 PORTABLE = ("--flow-path", "/opt/flows/lr_flow.py", "--datastore", "s3://bucket/flowc")
+WORKER = ("--python", "/venv/bin/python", "--cwd", "/srv/flows")
 CASES = {
-    "airflow_lr_flow_bash.py": (EXAMPLES / "lr_flow.py", PORTABLE),
+    "airflow_lr_flow_bash.py": (EXAMPLES / "lr_flow.py", (*PORTABLE, *WORKER)),
     "airflow_lr_flow_kubernetes.py": (
         EXAMPLES / "lr_flow.py",
         (*PORTABLE, "--operator", "kubernetes", "--image", "registry.example/flows:1.2"),
     ),
     "airflow_switch_flow_bash.py": (
         EXAMPLES / "switch_flow.py",
-        ("--flow-path", "/opt/flows/switch_flow.py", "--tag", "nightly"),
+        ("--flow-path", "/opt/flows/switch_flow.py", "--tag", "nightly", *WORKER)
+        + ("--datastore", "/srv/flowc"),
     ),
     "airflow_nested_foreach_flow_bash.py": (
         EXAMPLES / "nested_foreach_flow.py",
-        ("--flow-path", "/opt/flows/nested_foreach_flow.py", "--python", "/venv/bin/python"),
+        ("--flow-path", "/opt/flows/nested_foreach_flow.py", *WORKER, "--datastore", "/srv/ds"),
     ),
 }
 
 
 def compile_to(tmp_path, flow, *args):
+    """Compiled as the user 'deployer' (baked into the DAG as the runs' user)."""
     out = tmp_path / "dag.py"
-    proc = run_flowc("compile", str(flow), "--target", "airflow", "-o", str(out), *args)
+    proc = run_flowc(
+        "compile", str(flow), "--target", "airflow", "-o", str(out), *args,
+        env={"FLOWC_USER": "deployer"},
+    )
     assert proc.returncode == 0, proc.stderr
     return out.read_text()
 

@@ -324,13 +324,6 @@ def test_argo_needs_an_image(tmp_path):
     assert proc.returncode == 2 and "argo-image" in proc.stderr
 
 
-def test_the_local_default_datastore_is_warned_about(tmp_path):
-    out = tmp_path / "o.yaml"
-    flow = EXAMPLES / "branch_flow.py"
-    proc = run_flowc("compile", str(flow), "--target", "argo", "--image", "i", "-o", str(out))
-    assert proc.returncode == 0 and "warning[argo-datastore]" in proc.stderr
-
-
 def test_a_braced_option_is_refused(tmp_path):
     proc = run_flowc(
         "compile", str(EXAMPLES / "branch_flow.py"), "--target", "argo",

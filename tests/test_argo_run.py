@@ -40,7 +40,7 @@ def compile_doc(flow: Path, work: Path, *args: str) -> dict:
         "--python",
         __import__("sys").executable,
         "--datastore",
-        str(work / "ds"),
+        f"file://{work / 'ds'}",  # the runner's pods share this machine's folder
         "-o",
         str(out),
         *args,

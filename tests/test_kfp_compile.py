@@ -49,8 +49,14 @@ class ResourcesFlow(FlowSpec):
 """
 
 
+SHARED = ("--image", "img:1", "--datastore", "s3://bucket/flowc")
+
+
 def compile_to(tmp_path: Path, flow: Path, *args: str) -> tuple[Path, subprocess.CompletedProcess]:
+    """Compiled with an image and a shared datastore unless ``args`` name their own."""
     out = tmp_path / f"{flow.stem}.yaml"
+    given = set(args)
+    args = tuple(a for i in (0, 2) if SHARED[i] not in given for a in SHARED[i : i + 2]) + args
     proc = run_flowc("compile", str(flow), "--target", "kfp", "-o", str(out), *args)
     assert proc.returncode == 0, proc.stderr
     return out, proc
@@ -358,14 +364,12 @@ class TimedFlow(FlowSpec):
 """
 
 
-def test_timeout_schedule_image_and_datastore_are_warnings_that_say_what_to_do(tmp_path):
+def test_timeout_schedule_and_flow_path_are_warnings_that_say_what_to_do(tmp_path):
     flow = write(tmp_path, "timed", TIMED_AND_SCHEDULED)
     _, proc = compile_to(tmp_path, flow, "--schedule-spec")
     err = proc.stderr
     assert f"{flow}:7:5: warning[kfp-timeout]" in err and "activeDeadlineSeconds" in err
     assert f"{flow}:5:1: warning[kfp-schedule]" in err and "recurring run" in err
-    assert "warning[kfp-image]" in err and "'flowc:0.1.0'" in err
-    assert "warning[kfp-datastore]" in err and "cannot share" in err
     assert "warning[kfp-flow-path]" in err and "--package" in err
     spec = json.loads(proc.stdout)
     assert spec == {
@@ -388,7 +392,7 @@ def test_unsupported_features_are_located_errors(tmp_path):
     flow = tmp_path / "u.py"
     flow.write_text("N = 2\n" + UNSUPPORTED)
     out = tmp_path / "o.yaml"
-    proc = run_flowc("compile", str(flow), "--target", "kfp", "-o", str(out))
+    proc = run_flowc("compile", str(flow), "--target", "kfp", "-o", str(out), *SHARED)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     found = {line.split("[", 1)[1].split("]", 1)[0] for line in lines if "error[kfp-" in line}

@@ -45,7 +45,9 @@ def compile_and_run(tmp: Path, flow_file: Path, arguments=None, compile_args=())
         "--python",
         sys.executable,
         "--datastore",
-        str(tmp / "ds"),
+        f"file://{tmp / 'ds'}",  # the harness's pods share this machine's folder
+        "--image",
+        "flowc:test",
         *compile_args,
     )
     assert proc.returncode == 0, proc.stderr
@@ -180,7 +182,8 @@ def test_the_harness_refuses_what_kfp_would_not_run(tmp_path):
     out = tmp_path / "p.yaml"
     flow = EXAMPLES / "foreach_flow.py"
     proc = run_flowc(
-        "compile", str(flow), "--target", "kfp", "-o", str(out), "--python", sys.executable
+        "compile", str(flow), "--target", "kfp", "-o", str(out), "--python", sys.executable,
+        "--image", "flowc:test", "--datastore", f"file://{tmp_path / 'ds'}",
     )
     assert proc.returncode == 0, proc.stderr
     doc = validate_file(str(out))

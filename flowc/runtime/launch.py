@@ -314,7 +314,9 @@ def run_task(
     if result_file:
         with open(result_file, "w") as f:
             json.dump(doc, f)
-    sys.stdout.write(json.dumps({"flowc_result": doc}) + "\n")
+    # On a line of its own whatever the step printed last (output without a final newline,
+    # a child process still writing): orchestrators read the last line.
+    sys.stdout.write("\n" + json.dumps({"flowc_result": doc}) + "\n")
     sys.stdout.flush()
     return 0 if result.ok else 1
 

@@ -29,9 +29,12 @@ ENV = {
     'FLOWC_PYTHON': 'python3',
     'FLOWC_FLOW_FILE': '/opt/flows/lr_flow.py',
     'FLOWC_DATASTORE': 's3://bucket/flowc',
+    'FLOWC_USER': 'deployer',
     'FLOWC_RUN_ID': '{{ run_id }}',
     'FLOWC_ATTEMPT': '{{ ti.try_number - 1 }}',
 }
+# Every run records its deployer (FLOWC_USER above) and this tag naming the target.
+RUN_TAG = 'flowc:target=airflow'
 # The code package in the datastore that tasks run the flow from (flowc compile --package).
 PACKAGE = None
 IMAGE = 'registry.example/flows:1.2'
@@ -50,9 +53,15 @@ def _task_command(step: str, index: str | None = None, start: bool = False) -> s
     if index is not None:
         command += " --index " + index
     if start:
-        command += ' --params-json "$FLOWC_PARAMS"'
+        command += ' --params-json "$FLOWC_PARAMS" --tag ' + RUN_TAG
     command += " --result-file " + RESULT_FILE
     return command
+
+
+def _finalize_command() -> str:
+    """The last task: records the run as succeeded or failed (flowc finalize), whatever failed;
+    it fails itself when the run failed, so Airflow shows the DAG run failed too."""
+    return 'exec "$FLOWC_PYTHON" -m flowc finalize ' + FLOW + ' --run-id "$FLOWC_RUN_ID"'
 
 
 def _result(value):
@@ -167,8 +176,21 @@ with DAG(
         get_logs=True,
         doc_md='Report the chosen model.',
     )
+    t_flowc__finalize = KubernetesPodOperator(
+        task_id='flowc__finalize',
+        name='flowc-finalize',
+        namespace=NAMESPACE,
+        image=IMAGE,
+        cmds=["/bin/sh", "-c"],
+        arguments=[_finalize_command()],
+        env_vars=ENV,
+        get_logs=True,
+        trigger_rule="all_done",
+        doc_md="Records the run as succeeded or failed in flowc's datastore, whatever failed.",
+    )
 
     t_start >> t_start__indices
     t_start__indices >> t_train
     t_train >> t_choose
     t_choose >> t_end
+    [t_start, t_train, t_choose, t_end] >> t_flowc__finalize

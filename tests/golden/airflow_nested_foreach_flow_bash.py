@@ -27,12 +27,16 @@ FLOW = 'NestedForeachFlow'
 ENV = {
     'FLOWC_PYTHON': '/venv/bin/python',
     'FLOWC_FLOW_FILE': '/opt/flows/nested_foreach_flow.py',
+    'FLOWC_DATASTORE': '/srv/ds',
+    'FLOWC_USER': 'deployer',
     'FLOWC_RUN_ID': '{{ run_id }}',
     'FLOWC_ATTEMPT': '{{ ti.try_number - 1 }}',
 }
+# Every run records its deployer (FLOWC_USER above) and this tag naming the target.
+RUN_TAG = 'flowc:target=airflow'
 # The code package in the datastore that tasks run the flow from (flowc compile --package).
 PACKAGE = None
-CWD = None
+CWD = '/srv/flows'
 
 
 def _task_command(step: str, index: str | None = None, start: bool = False) -> str:
@@ -46,8 +50,14 @@ def _task_command(step: str, index: str | None = None, start: bool = False) -> s
     if index is not None:
         command += " --index " + index
     if start:
-        command += ' --params-json "$FLOWC_PARAMS"'
+        command += ' --params-json "$FLOWC_PARAMS" --tag ' + RUN_TAG
     return command
+
+
+def _finalize_command() -> str:
+    """The last task: records the run as succeeded or failed (flowc finalize), whatever failed;
+    it fails itself when the run failed, so Airflow shows the DAG run failed too."""
+    return 'exec "$FLOWC_PYTHON" -m flowc finalize ' + FLOW + ' --run-id "$FLOWC_RUN_ID"'
 
 
 def _result(value):
@@ -147,6 +157,15 @@ with DAG(
         cwd=CWD,
         doc_md='Print the mean score of each model.',
     )
+    t_flowc__finalize = BashOperator(
+        task_id='flowc__finalize',
+        bash_command=_finalize_command(),
+        env=ENV,
+        append_env=True,
+        cwd=CWD,
+        trigger_rule="all_done",
+        doc_md="Records the run as succeeded or failed in flowc's datastore, whatever failed.",
+    )
 
     t_start >> t_start__indices
     t_start__indices >> t_per_model
@@ -155,3 +174,4 @@ with DAG(
     t_score >> t_average
     t_average >> t_compare
     t_compare >> t_end
+    [t_start, t_per_model, t_score, t_average, t_compare, t_end] >> t_flowc__finalize

@@ -26,14 +26,18 @@ FLOW = 'SwitchFlow'
 # The environment of every task (values are escaped so that Airflow's templating renders each
 # to itself; FLOWC_RUN_ID and FLOWC_ATTEMPT are Airflow's own templates).
 ENV = {
-    'FLOWC_PYTHON': 'python3',
+    'FLOWC_PYTHON': '/venv/bin/python',
     'FLOWC_FLOW_FILE': '/opt/flows/switch_flow.py',
+    'FLOWC_DATASTORE': '/srv/flowc',
+    'FLOWC_USER': 'deployer',
     'FLOWC_RUN_ID': '{{ run_id }}',
     'FLOWC_ATTEMPT': '{{ ti.try_number - 1 }}',
 }
+# Every run records its deployer (FLOWC_USER above) and this tag naming the target.
+RUN_TAG = 'flowc:target=airflow'
 # The code package in the datastore that tasks run the flow from (flowc compile --package).
 PACKAGE = None
-CWD = None
+CWD = '/srv/flows'
 
 
 def _task_command(step: str, index: str | None = None, start: bool = False) -> str:
@@ -47,8 +51,14 @@ def _task_command(step: str, index: str | None = None, start: bool = False) -> s
     if index is not None:
         command += " --index " + index
     if start:
-        command += ' --params-json "$FLOWC_PARAMS"'
+        command += ' --params-json "$FLOWC_PARAMS" --tag ' + RUN_TAG
     return command
+
+
+def _finalize_command() -> str:
+    """The last task: records the run as succeeded or failed (flowc finalize), whatever failed;
+    it fails itself when the run failed, so Airflow shows the DAG run failed too."""
+    return 'exec "$FLOWC_PYTHON" -m flowc finalize ' + FLOW + ' --run-id "$FLOWC_RUN_ID"'
 
 
 def _result(value):
@@ -130,6 +140,15 @@ with DAG(
         cwd=CWD,
         doc_md='Print the result.',
     )
+    t_flowc__finalize = BashOperator(
+        task_id='flowc__finalize',
+        bash_command=_finalize_command(),
+        env=ENV,
+        append_env=True,
+        cwd=CWD,
+        trigger_rule="all_done",
+        doc_md="Records the run as succeeded or failed in flowc's datastore, whatever failed.",
+    )
 
     t_start >> t_start__branch
     t_start__branch >> t_high
@@ -137,3 +156,4 @@ with DAG(
     t_high >> t_report
     t_low >> t_report
     t_report >> t_end
+    [t_start, t_high, t_low, t_report, t_end] >> t_flowc__finalize
