@@ -58,6 +58,7 @@ def cli(debug: bool) -> None:
     flowc card view|get|list      a step's cards (flowc card server FLOW: in a browser)
     flowc task FLOW.py STEP ...   run one task (what orchestrators call)
     flowc compile FLOW.py --target airflow   a DAG file for an orchestrator
+    flowc trigger FLOW.py --target airflow   start a deployed flow's run (--wait follows it)
     """
 
 
@@ -355,6 +356,43 @@ def task(
         lambda: run_task(
             path, step, run_id, index, attempt, list(ctx.args), opts, result_file, params_json
         )
+    )
+
+
+@cli.command(context_settings=_PASS_THROUGH)
+@click.argument("flow_file", metavar="FLOW_FILE")
+@click.option("--target", required=True, metavar="NAME", help="The orchestrator: airflow.")
+@click.option("--url", metavar="URL", help="Airflow's api-server ($AIRFLOW_URL, else :8080).")
+@click.option("--username", metavar="USER", help="Airflow user (default: $AIRFLOW_USERNAME).")
+@click.option("--password", metavar="PW", help="Its password (better: $AIRFLOW_PASSWORD).")
+@click.option("--dag-id", metavar="ID", help="The DAG id (default: the flow's name).")
+@click.option("--flow", "flow_name", metavar="NAME", help="The flow class.")
+@click.option("--wait", is_flag=True, help="Follow the run until it ends; exit 0 or 1.")
+@click.option("--run-id-file", metavar="PATH", help="Write the run id here.")
+@click.pass_context
+def trigger(
+    ctx: click.Context,
+    flow_file: str,
+    target: str,
+    url: str | None,
+    username: str | None,
+    password: str | None,
+    dag_id: str | None,
+    flow_name: str | None,
+    wait: bool,
+    run_id_file: str | None,
+) -> int:
+    """Start a run of a deployed flow: flowc trigger FLOW_FILE --target airflow [--p v] [--wait].
+
+    Parameters are options, checked as flowc run checks them.
+    """
+    from flowc.runtime.launch import RunOptions
+    from flowc.trigger import TriggerOptions, trigger_flow
+
+    path = _flow_file(flow_file)
+    opts = TriggerOptions(target, url, username, password, dag_id, wait, run_id_file)
+    return _launch_errors(
+        lambda: trigger_flow(path, list(ctx.args), RunOptions(flow_name), opts)
     )
 
 
