@@ -36,8 +36,15 @@ import yaml
 from flowc import __version__
 from flowc.backends.airflow import _k8s_resources
 from flowc.backends.base import EmitOptions, EmitResult, Emitter
+from flowc.backends.deployment import (
+    FINALIZE_NODE,
+    USER_VAR,
+    container_problems,
+    deployer,
+    finalize_args,
+    target_tag,
+)
 from flowc.backends.graphplan import Plan, StepPlan, plan
-from flowc.backends.deployment import container_problems
 from flowc.diagnostics import Diagnostic, error, warning
 from flowc.graph import is_foreach, is_switch
 from flowc.ir import FlowIR, Step
@@ -260,7 +267,8 @@ def build(ir: FlowIR, p: Plan, options: EmitOptions) -> list[dict[str, Any]]:
                     "dag": {"tasks": tasks},
                 }
             )
-    spec: dict[str, Any] = {"entrypoint": ENTRY}
+    templates.append(_finalize_template(ir, options))
+    spec: dict[str, Any] = {"entrypoint": ENTRY, "onExit": _dns(FINALIZE_NODE)}
     if p.params:
         spec["arguments"] = {"parameters": [_argument(x) for x in p.params]}
     if extra.get("parallelism"):
@@ -384,9 +392,9 @@ def _container_template(
     if outputs:
         wrapper += ["--outputs", OUTPUTS_DIR]
     env: list[dict[str, str]] = []
-    if options.datastore:
-        env.append({"name": "FLOWC_DATASTORE", "value": k8s_literal(options.datastore)})
+    env += _run_env(options)
     if s.name == "start":
+        task_tag = ["--tag", target_tag("argo")]
         for i, x in enumerate(p.params):
             wrapper += ["--param", x.name]
             env.append(
@@ -401,6 +409,8 @@ def _container_template(
         task += ["--index", "{{inputs.parameters.index}}"]
     if extra.get("package"):
         task += ["--package", str(extra["package"])]
+    if s.name == "start":
+        task += task_tag
     container: dict[str, Any] = {
         "image": options.image,
         "command": wrapper[:3],
@@ -435,6 +445,31 @@ def _container_template(
     if sp.timeout:
         t["activeDeadlineSeconds"] = str(int(math.ceil(sp.timeout)) + TIMEOUT_GRACE_S)
     return t
+
+
+def _run_env(options: EmitOptions) -> list[dict[str, str]]:
+    """What every pod of the run shares: the datastore, and the deployer as the runs' user."""
+    env = []
+    if options.datastore:
+        env.append({"name": "FLOWC_DATASTORE", "value": k8s_literal(options.datastore)})
+    user = options.extra.get("user") or deployer()
+    env.append({"name": USER_VAR, "value": k8s_literal(user)})
+    return env
+
+
+def _finalize_template(ir: FlowIR, options: EmitOptions) -> dict[str, Any]:
+    """The ``onExit`` handler: runs whatever happened and records the run as succeeded or
+    failed (``flowc finalize``); it fails when the run failed, as the workflow does."""
+    python = k8s_literal(options.extra.get("python") or "python3")
+    return {
+        "name": _dns(FINALIZE_NODE),
+        "container": {
+            "image": options.image,
+            "command": [python, "-m", "flowc"],
+            "args": finalize_args(ir.name, "{{workflow.name}}", None),
+            "env": _run_env(options),
+        },
+    }
 
 
 def _output_file(output: str) -> str:

@@ -26,7 +26,13 @@ from typing import Any
 from flowc.backends.base import EmitOptions, EmitResult, Emitter
 from flowc.backends.graphplan import Plan, StepPlan, plan
 from flowc.backends.literals import LiteralError, pyrepr
-from flowc.backends.deployment import container_problems
+from flowc.backends.deployment import (
+    FINALIZE_NODE,
+    USER_VAR,
+    container_problems,
+    deployer,
+    target_tag,
+)
 from flowc.diagnostics import Diagnostic, error, warning
 from flowc.graph import is_foreach, is_switch
 from flowc.ir import FlowIR
@@ -358,9 +364,13 @@ class _Writer:
             f"CACHING = {pyrepr(bool(extra.get('enable_caching')))}",
             f"PARALLELISM = {pyrepr(int(extra.get('parallelism') or 0))}",
             f"DESCRIPTION = {pyrepr(ir.doc)}",
+            f"USER = {pyrepr(extra.get('user') or deployer())}  # the runs' user: the deployer",
+            f"FINALIZE_COMMAND = {pyrepr([python, '-m', 'flowc'])}",
+            f"FINALIZE_ARGS = {pyrepr(self._finalize_args())}",
         ]
         for s in self.p.steps:
             lines += ["", ""] + self._component(s)
+        lines += ["", ""] + self._finalizer()
         lines += ["", ""] + self._pipeline()
         lines += [
             "",
@@ -387,6 +397,25 @@ class _Writer:
         ]
         return "\n".join(lines)
 
+    def _finalize_args(self) -> list[str]:
+        args = ["finalize", self.ir.name]
+        if self.options.datastore:
+            args += ["--datastore", self.options.datastore]
+        return args
+
+    def _finalizer(self) -> list[str]:
+        """The exit task (``dsl.ExitHandler``): runs whatever happened and records the run as
+        succeeded or failed (``flowc finalize``)."""
+        return [
+            "@dsl.container_component",
+            f"def {FINALIZE_NODE}(run_id: str):",
+            "    return dsl.ContainerSpec(",
+            "        image=IMAGE,",
+            "        command=FINALIZE_COMMAND,",
+            "        args=[*FINALIZE_ARGS, '--run-id', run_id],",
+            "    )",
+        ]
+
     def _component(self, s: StepPlan) -> list[str]:
         inputs = ["run_id: str"]
         args = ["'--step'", pyrepr(s.name), "'--run-id'", "run_id"]
@@ -394,6 +423,7 @@ class _Writer:
             inputs.append("index: str")
             args += ["'--index'", "index"]
         if s.name == "start":
+            args += ["'--tag'", pyrepr(target_tag("kfp"))]
             for name, ident, kind, _, _ in self.params:
                 inputs.append(f"param_{ident}: {_annotation(kind)}")
                 args += ["'--param'", pyrepr(name), pyrepr(kind), f"param_{ident}"]
@@ -436,8 +466,15 @@ class _Writer:
             f"@dsl.pipeline(name={pyrepr(name)}, description=DESCRIPTION)",
             f"def pipeline({', '.join(sig)}):",
         ]
-        body = self._render(self._tree(), 1, None)
-        return out + (body or ["    pass"])
+        body = self._render(self._tree(), 2, None)
+        exit_task = [
+            f"    exit_task = {FINALIZE_NODE}(run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)",
+            "    exit_task.set_display_name('finalize')",
+            "    exit_task.set_caching_options(False)",
+            f"    exit_task.set_env_variable({pyrepr(USER_VAR)}, USER)",
+            "    with dsl.ExitHandler(exit_task, name='flowc-run'):",
+        ]
+        return out + exit_task + (body or ["        pass"])
 
     def _render(self, node: Any, depth: int, item: str | None) -> list[str]:
         pad = "    " * depth
@@ -525,6 +562,7 @@ class _Writer:
             )
         for key, value in s.env:
             out.append(f"{pad}{v}.set_env_variable({pyrepr(key)}, {pyrepr(value)})")
+        out.append(f"{pad}{v}.set_env_variable({pyrepr(USER_VAR)}, USER)")
         return out
 
 

@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--datastore")
     p.add_argument("--package")
     p.add_argument("--param", nargs=3, action="append", default=[], metavar=("NAME", "TYPE", "V"))
+    p.add_argument("--tag", action="append", default=[], help="tag the run (start task)")
     p.add_argument("--after", action="append", default=[], help="ignored: orders the task")
     p.add_argument("--result", help="KFP output file: the task's result JSON")
     p.add_argument("--index-paths", help="KFP output file: the next foreach level's index paths")
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd += ["--datastore", a.datastore]
     if a.package:
         cmd += ["--package", a.package]
+    for tag in a.tag:
+        cmd += ["--tag", tag]
     if a.param:
         params = {name: decode(kind, text) for name, kind, text in a.param}
         cmd += ["--params-json", json.dumps(params)]

@@ -117,6 +117,7 @@ class Runner:
         spec = doc["spec"]
         self.templates = {t["name"]: t for t in spec["templates"]}
         self.entry = spec["entrypoint"]
+        self.on_exit = spec.get("onExit")
         self.globals = {"workflow.name": workflow_name, "workflow.namespace": "argo"}
         args = (spec.get("arguments") or {}).get("parameters") or []
         given = dict(parameters or {})
@@ -135,7 +136,14 @@ class Runner:
         self.tmp = tempfile.mkdtemp(prefix="argo-pods-")
 
     def run(self) -> str:
+        """The workflow's phase. Like Argo, the ``onExit`` template runs after the entry point
+        whatever its phase (with ``workflow.status``), and a failed exit handler fails the
+        workflow."""
         node = self._template(self.entry, {}, self.entry)
+        if self.on_exit:
+            self.globals["workflow.status"] = node.phase
+            if self._template(self.on_exit, {}, self.on_exit).phase != "Succeeded":
+                return "Failed"
         return node.phase
 
     def _template(self, name: str, inputs: dict[str, str], path: str) -> Node:

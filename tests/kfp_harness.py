@@ -16,7 +16,9 @@ anything else (an unknown placeholder, input kind or condition form):
   -> the value rendered as KFP renders it (strings raw, numbers, booleans ``true``/``false``,
   lists and structs as JSON), ``{{$.outputs.parameters['x'].output_file}}`` -> a fresh file
   whose content becomes the output (LIST and STRUCT parsed as JSON);
-* ``retryPolicy.maxRetryCount`` re-runs a failed container that many more times.
+* ``retryPolicy.maxRetryCount`` re-runs a failed container that many more times;
+* after a failure nothing more runs, except a task whose ``triggerPolicy.strategy`` is
+  ``ALL_UPSTREAM_TASKS_COMPLETED`` (what ``dsl.ExitHandler`` compiles to): it runs anyway.
 """
 
 from __future__ import annotations
@@ -80,9 +82,10 @@ class Job:
         tasks = comp["dag"].get("tasks", {})
         outputs: dict[str, dict[str, Any] | None] = {}  # task -> outputs; None: skipped
         for name in _topological(tasks):
-            if self.failed:
-                return {}
             task = tasks[name]
+            policy = task.get("triggerPolicy", {}).get("strategy")
+            if self.failed and policy != "ALL_UPSTREAM_TASKS_COMPLETED":
+                return {}
             deps = set(task.get("dependentTasks", []))
             inputs = {}
             for pname, p in task.get("inputs", {}).get("parameters", {}).items():

@@ -76,7 +76,8 @@ def test_lr_flow_runs_like_locally(work):
 
 def test_static_branch(work):
     flow = EXAMPLES / "branch_flow.py"
-    run_argo(flow, work, "branch-1")
+    runner = run_argo(flow, work, "branch-1")
+    assert runner.nodes["flowc-finalize"] == "Succeeded"  # onExit, in the simulator
     got = assert_same_as_local(work, flow, "BranchFlow", "branch-1")
     assert {s for s, _ in got} == {"start", "total", "extremes", "join", "end"}
     assert value(work / "ds", "BranchFlow", "branch-1", "join", "0", "sum") == 31
@@ -196,6 +197,15 @@ def test_a_step_over_its_timeout_fails_the_run(work):
     assert runner.nodes["main/slow"] == "Failed" and runner.nodes["main/end"] == "Omitted"
     record = work / "ds" / "runs" / "TimesOutFlow" / "timeout-1" / "slow" / "0" / "0.attempt.json"
     assert "timed out after 2 s" in json.loads(record.read_text())["error"]
+    # the run's lifecycle (run by the simulator in tests/argo_runner.py, as Argo runs onExit):
+    # the exit handler ran anyway and recorded the run failed, naming the task
+    assert doc["spec"]["onExit"] == "flowc-finalize"
+    assert runner.nodes["flowc-finalize"] == "Failed"  # it fails as the run did
+    status = json.loads((work / "ds" / "runs" / "TimesOutFlow" / "timeout-1" / "status.json").read_text())
+    assert status["status"] == "failed" and status["failed_task"] == "slow/0"
+    assert "timed out" in status["error"]
+    run = json.loads((work / "ds" / "runs" / "TimesOutFlow" / "timeout-1" / "run.json").read_text())
+    assert "flowc:target=argo" in run["tags"]
 
 
 HOSTILE_ARGO = HOSTILE + " {{workflow.name}} {{inputs.parameters.x}} {{=1+1}} $(FLOWC_DATASTORE) $$"

@@ -57,7 +57,10 @@ def compile_to(tmp_path: Path, flow: Path, *args: str) -> tuple[Path, subprocess
     out = tmp_path / f"{flow.stem}.yaml"
     given = set(args)
     args = tuple(a for i in (0, 2) if SHARED[i] not in given for a in SHARED[i : i + 2]) + args
-    proc = run_flowc("compile", str(flow), "--target", "kfp", "-o", str(out), *args)
+    proc = run_flowc(
+        "compile", str(flow), "--target", "kfp", "-o", str(out), *args,
+        env={"FLOWC_USER": "deployer"},
+    )
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
@@ -147,19 +150,24 @@ def test_nested_foreach_is_nested_parallel_for_over_split_outputs(compiled):
         producers[name] = t["inputs"]["parameters"][items]["taskOutputParameter"]["producerTask"]
     # the outer loop iterates start's index paths; the inner one, inside the outer loop's DAG,
     # the index paths of the split task that runs once per outer item
-    assert producers == {"for-loop-1": "step-start", "for-loop-2": "step-per-model"}
-    inner = doc["components"]["comp-for-loop-1"]["dag"]["tasks"]
-    assert {"step-per-model", "for-loop-2", "step-average"} <= set(inner)
-    assert "for-loop-2" in inner["step-average"]["dependentTasks"]
+    # (group numbers start at 2: group 1 is the ExitHandler holding the whole run)
+    assert producers == {"for-loop-2": "step-start", "for-loop-3": "step-per-model"}
+    inner = doc["components"]["comp-for-loop-2"]["dag"]["tasks"]
+    assert {"step-per-model", "for-loop-3", "step-average"} <= set(inner)
+    assert "for-loop-3" in inner["step-average"]["dependentTasks"]
 
 
 def test_switch_is_if_else_and_the_merge_takes_one_of(compiled):
     _, doc = compiled["switch"]
-    conds = [t["triggerPolicy"]["condition"] for t in tasks(doc).values() if "triggerPolicy" in t]
+    conds = [
+        t["triggerPolicy"]["condition"]
+        for t in tasks(doc).values()
+        if "condition" in t.get("triggerPolicy", {})
+    ]
     assert len(conds) == 2 and "== 'high'" in conds[0] and conds[1].startswith("!(")
     report = tasks(doc)["step-report"]
-    assert "condition-branches-1" in report["dependentTasks"]
-    oneof = doc["components"]["comp-condition-branches-1"]["dag"]["outputs"]["parameters"]
+    assert "condition-branches-2" in report["dependentTasks"]
+    oneof = doc["components"]["comp-condition-branches-2"]["dag"]["outputs"]["parameters"]
     selectors = next(iter(oneof.values()))["valueFromOneof"]["parameterSelectors"]
     assert {s["outputParameterKey"] for s in selectors} == {
         "pipelinechannel--step-high-result",
@@ -178,7 +186,8 @@ def test_retry_resources_and_environment_reach_the_tasks(compiled):
     assert res["memoryRequest"] == res["memoryLimit"] == 4.294967296  # 4096Mi in GB
     assert res["accelerator"]["resourceType"] == "nvidia.com/gpu"
     assert res["accelerator"]["resourceCount"] == "1"
-    assert {e["name"]: e["value"] for e in c["env"]} == {"MODE": "fast", "LEVEL": "3"}
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert env == {"MODE": "fast", "LEVEL": "3", "FLOWC_USER": "deployer"}  # who compiled
     _, retry = compiled["retry"]
     assert tasks(retry)["step-flaky"]["retryPolicy"]["maxRetryCount"] == 1
     assert "retryPolicy" not in tasks(retry)["step-start"]
@@ -215,8 +224,13 @@ def _broken(doc: dict, tmp_path: Path, edit) -> tuple[dict, Path]:
     return bad, path
 
 
+def body(doc: dict) -> dict:
+    """The run's tasks: inside the ExitHandler, beside the finaliser."""
+    return doc["components"]["comp-exit-handler-1"]["dag"]["tasks"]
+
+
 def _first_task(doc: dict) -> dict:
-    return doc["root"]["dag"]["tasks"]["step-start"]
+    return body(doc)["step-start"]
 
 
 @pytest.mark.parametrize(
@@ -261,11 +275,11 @@ def test_the_sdk_loader_check_catches_what_the_protos_accept(compiled, tmp_path)
     [
         (lambda d: _first_task(d)["componentRef"].update(name="comp-nope"), "componentRef"),
         (
-            lambda d: d["root"]["dag"]["tasks"]["step-join"].update(dependentTasks=["ghost"]),
+            lambda d: body(d)["step-join"].update(dependentTasks=["ghost"]),
             "dependentTasks",
         ),
         (
-            lambda d: d["root"]["dag"]["tasks"]["for-loop-1"]["inputs"]["parameters"][
+            lambda d: body(d)["for-loop-2"]["inputs"]["parameters"][
                 "pipelinechannel--step-start-index_paths"
             ]["taskOutputParameter"].update(producerTask="ghost"),
             "producerTask",
@@ -285,7 +299,7 @@ def test_reference_walk_catches_dangling_references(compiled, tmp_path, edit, me
 
 def test_reference_walk_catches_a_dangling_one_of(compiled, tmp_path):
     def edit(d):
-        outs = d["components"]["comp-condition-branches-1"]["dag"]["outputs"]["parameters"]
+        outs = d["components"]["comp-condition-branches-2"]["dag"]["outputs"]["parameters"]
         next(iter(outs.values()))["valueFromOneof"]["parameterSelectors"][0].update(
             producerSubtask="ghost"
         )
@@ -341,7 +355,8 @@ def test_hostile_defaults_docstrings_and_paths_round_trip(tmp_path):
     assert params["text"]["defaultValue"] == HOSTILE
     assert params["conf"]["defaultValue"] == {"k": [1, HOSTILE]}
     start = container(doc, "step-start")
-    assert {e["name"]: e["value"] for e in start["env"]} == {"HOSTILE_ENV": HOSTILE}
+    env = {e["name"]: e["value"] for e in start["env"]}
+    assert env == {"HOSTILE_ENV": HOSTILE, "FLOWC_USER": "deployer"}
     assert start["args"][start["args"].index("--flow-file") + 1] == str(flow)
 
 
@@ -452,7 +467,7 @@ class DirectFlow(FlowSpec):
 def test_a_switch_case_straight_to_the_merge_is_a_located_error(tmp_path):
     flow = write(tmp_path, "direct", DIRECT_TO_MERGE)
     out = tmp_path / "o.yaml"
-    proc = run_flowc("compile", str(flow), "--target", "kfp", "-o", str(out))
+    proc = run_flowc("compile", str(flow), "--target", "kfp", "-o", str(out), *SHARED)
     assert proc.returncode == 2, proc.stderr
     assert f"{flow}:16:5: error[kfp-graph]" in proc.stderr and "dsl.OneOf" in proc.stderr
     assert not out.exists()

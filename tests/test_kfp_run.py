@@ -82,9 +82,35 @@ def test_lr_flow_runs_like_locally(tmp_path):
     assert set(metrics) == {"r2", "mse"}
 
 
+def test_a_failed_run_is_recorded_failed_by_the_exit_handler(tmp_path):
+    """The lifecycle, run by the simulator in tests/kfp_harness.py: the ``dsl.ExitHandler``
+    task runs after the failure and records the run failed, naming the task; the run also
+    records its deployer and target."""
+    from tests.conftest import FLOWS
+
+    out = tmp_path / "pipeline.yaml"
+    proc = run_flowc(
+        "compile", str(FLOWS / "gate_flow.py"), "--target", "kfp", "-o", str(out),
+        "--python", sys.executable, "--image", "flowc:test",
+        "--datastore", f"file://{tmp_path / 'ds'}", env={"FLOWC_USER": "deployer"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    job = Job(validate_file(str(out)), f"kfp-{uuid.uuid4()}", str(tmp_path))
+    job.run({"gate": str(tmp_path / "closed")})
+    assert job.failed
+    ran = {e.path[-1]: e.code for e in job.executions}
+    assert ran == {"step-start": 0, "step-check": 1, "flowc-finalize": 1}
+    run_dir = tmp_path / "ds" / "runs" / "GateFlow" / job.job_id
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "failed" and status["failed_task"] == "check/0"
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["user"] == "deployer" and "flowc:target=kfp" in record["tags"]
+
+
 def test_static_branch(tmp_path):
     flow = EXAMPLES / "branch_flow.py"
     job = compile_and_run(tmp_path, flow)
+    assert [e.code for e in job.executions if e.path[-1] == "flowc-finalize"] == [0]
     got = assert_same_as_local(tmp_path, flow, "BranchFlow", job)
     assert {s for s, _ in got} == {"start", "total", "extremes", "join", "end"}
     assert value(tmp_path / "ds", "BranchFlow", job.job_id, "join", "0", "sum") == 31
@@ -189,7 +215,8 @@ def test_the_harness_refuses_what_kfp_would_not_run(tmp_path):
     doc = validate_file(str(out))
     # a loop reading start's output without waiting for start
     bad = json.loads(json.dumps(doc))
-    bad["root"]["dag"]["tasks"]["for-loop-1"]["dependentTasks"] = []
+    body = bad["components"]["comp-exit-handler-1"]["dag"]["tasks"]  # inside the ExitHandler
+    body[next(k for k in body if k.startswith("for-loop"))]["dependentTasks"] = []
     with pytest.raises(HarnessError, match="without depending"):
         Job(bad, "j", str(tmp_path)).run()
     # a placeholder KFP does not define
