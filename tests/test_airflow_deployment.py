@@ -154,7 +154,11 @@ def test_foreach_tasks_overlap_in_time(deployed):
     ]
     assert len(tis) == 4
     spans = [(_t(t["start_date"]), _t(t["end_date"])) for t in tis]
-    assert max(s for s, _ in spans) < min(e for _, e in spans), spans
+    # every other DAG run of the module runs meanwhile (8 task slots on 2 cores): at least two
+    # items of this foreach ran at the same time
+    starts = sorted(s for s, _ in spans)
+    most = max(sum(s <= at < e for s, e in spans) for at in starts)
+    assert most >= 2, spans
 
 
 def _t(text: str) -> float:

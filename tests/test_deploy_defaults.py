@@ -4,6 +4,7 @@ datastore every pod reaches), and the deployer and target recorded on every run.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -79,3 +80,52 @@ def test_airflow_defaults_are_absolute_and_named_in_one_warning(tmp_path):
         "--datastore", "store", cwd=work,
     )
     assert repr(os.path.join(str(work), "store")) in (work / "d2" / "LRFlow.py").read_text()
+
+
+# --- the task contract as orchestrators see it: result line and finaliser ------------------
+
+
+def _task(work, flow_file, step, run_id, *args):
+    return run_flowc(
+        "task", str(flow_file), step, "--run-id", run_id, "--datastore", str(work / "ds"), *args,
+        cwd=work,
+    )
+
+
+def test_the_result_line_stands_alone_whatever_the_step_printed(tmp_path):
+    """OutputFlow's steps end without a newline, print JSON and fake result lines."""
+    from tests.conftest import FLOWS
+
+    flow = FLOWS / "output_flow.py"
+    start = _task(tmp_path, flow, "start", "r1")
+    assert start.returncode == 0, start.stderr
+    assert "no newline at the end\n" in start.stdout
+    result = json.loads(start.stdout.splitlines()[-1])["flowc_result"]
+    assert result["foreach_num_splits"] == 3 and result["status"] == "ok"
+    body = _task(tmp_path, flow, "body", "r1", "--index", "1")
+    result = json.loads(body.stdout.splitlines()[-1])["flowc_result"]
+    assert result["step"] == "body" and result["foreach_num_splits"] is None  # not the fake 99
+
+
+def test_finalize_records_failed_then_succeeded(tmp_path):
+    from tests.conftest import FLOWS
+
+    flow = FLOWS / "gate_flow.py"
+    gate = tmp_path / "gate"
+    assert _task(tmp_path, flow, "start", "run~1", "--gate", str(gate)).returncode == 0
+    assert _task(tmp_path, flow, "check", "run~1").returncode == 1
+    fin = run_flowc("finalize", "GateFlow", "--run-id", "run~1", "--datastore", str(tmp_path / "ds"))
+    assert fin.returncode == 1 and "task check/0 failed" in fin.stderr, fin.stderr
+    runs = run_flowc("runs", "GateFlow", "--json", "--datastore", str(tmp_path / "ds"))
+    (row,) = json.loads(runs.stdout)
+    assert row["run_id"] == "run~1" and row["status"] == "failed"
+    gate.write_text("open")  # fixed, and the failed task re-run (as Airflow's clear does)
+    assert _task(tmp_path, flow, "check", "run~1", "--attempt", "1").returncode == 0
+    assert _task(tmp_path, flow, "end", "run~1").returncode == 0
+    fin = run_flowc("finalize", str(flow), "--run-id", "run~1", "--datastore", str(tmp_path / "ds"))
+    assert fin.returncode == 0 and "succeeded" in fin.stdout, fin.stderr
+    runs = run_flowc("runs", "GateFlow", "--json", "--datastore", str(tmp_path / "ds"))
+    assert [r["status"] for r in json.loads(runs.stdout)] == ["succeeded"]
+    missing = run_flowc("finalize", "GateFlow", "--run-id", "nope", "--datastore", str(tmp_path / "ds"))
+    assert missing.returncode == 2 and "not in the datastore" in missing.stderr
+    assert "Traceback" not in missing.stderr
