@@ -151,8 +151,10 @@ def main() -> int:
         print(json.dumps(report, indent=2))
     else:
         print(f"deployment start (migrate + 3 services + DAGs parsed): {startup:.1f} s")
-        print(f"{'flow':<18}{'airflow':>10}{'flowc run':>11}{'ratio':>7}{'tasks':>7}"
-              f"{'overhead/task (median, max)':>30}")
+        print(
+            f"{'flow':<18}{'airflow':>10}{'flowc run':>11}{'ratio':>7}{'tasks':>7}"
+            f"{'overhead/task (median, max)':>30}"
+        )
         for name, r in rows.items():
             print(
                 f"{name:<18}{r['airflow_trigger_to_success_s']:>9.2f}s{r['flowc_run_s']:>10.2f}s"

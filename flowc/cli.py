@@ -391,9 +391,7 @@ def trigger(
 
     path = _flow_file(flow_file)
     opts = TriggerOptions(target, url, username, password, dag_id, wait, run_id_file)
-    return _launch_errors(
-        lambda: trigger_flow(path, list(ctx.args), RunOptions(flow_name), opts)
-    )
+    return _launch_errors(lambda: trigger_flow(path, list(ctx.args), RunOptions(flow_name), opts))
 
 
 @cli.command()

@@ -123,13 +123,7 @@ def follow(api: AirflowAPI, flow: str, dag_id: str, run_id: str, timeout: float 
     if state == "success":
         console.message(f"Run {flow}/{run_id} succeeded in {took:.2f} s (Airflow DAG {dag_id})")
         return 0
-    failed = sorted(
-        {
-            k[0]
-            for k, v in seen.items()
-            if v == "failed" and k[0] != FINALIZE_NODE
-        }
-    )
+    failed = sorted({k[0] for k, v in seen.items() if v == "failed" and k[0] != FINALIZE_NODE})
     what = f": task {', '.join(failed)} failed" if failed else ""
     console.message(
         f"Run {flow}/{run_id} failed in {took:.2f} s{what}. Its logs: flowc logs "

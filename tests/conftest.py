@@ -69,4 +69,5 @@ def artifacts(cwd, flow: str, run_id: str, step: str, task: str = "0") -> dict:
     assert record is not None, f"{flow}/{run_id}/{step}/{task} has no task.json"
     return {name: ds.get(ref["sha"]) for name, ref in record["artifacts"].items()}
 
+
 from tests.services.airflow_deployment import airflow_deployment  # noqa: E402, F401 - session fixture

@@ -43,7 +43,13 @@ def compile_to(tmp_path, flow, *args):
     """Compiled as the user 'deployer' (baked into the DAG as the runs' user)."""
     out = tmp_path / "dag.py"
     proc = run_flowc(
-        "compile", str(flow), "--target", "airflow", "-o", str(out), *args,
+        "compile",
+        str(flow),
+        "--target",
+        "airflow",
+        "-o",
+        str(out),
+        *args,
         env={"FLOWC_USER": "deployer"},
     )
     assert proc.returncode == 0, proc.stderr

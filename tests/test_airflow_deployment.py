@@ -21,11 +21,16 @@ import pytest
 from tests.conftest import EXAMPLES, FLOWS
 from tests.test_airflow_run import stored
 
-HOSTILE = "it's \"quoted\"\nsecond line {{ ds }} {% raw %} $(touch /tmp/flowc-pwned) `id` \\ ;|&"
+HOSTILE = 'it\'s "quoted"\nsecond line {{ ds }} {% raw %} $(touch /tmp/flowc-pwned) `id` \\ ;|&'
 
 # name -> (flow file, flow/DAG id, conf, the same parameters for flowc run)
 RUNS = {
-    "lr": (EXAMPLES / "lr_flow.py", "LRFlow", {"alpha": 0.02, "seed": 7}, ["--alpha", "0.02", "--seed", "7"]),
+    "lr": (
+        EXAMPLES / "lr_flow.py",
+        "LRFlow",
+        {"alpha": 0.02, "seed": 7},
+        ["--alpha", "0.02", "--seed", "7"],
+    ),
     "foreach": (EXAMPLES / "foreach_flow.py", "ForeachFlow", {"count": 4}, ["--count", "4"]),
     "nested": (EXAMPLES / "nested_foreach_flow.py", "NestedForeachFlow", {}, []),
     "switch_high": (EXAMPLES / "switch_flow.py", "SwitchFlow", {"value": 50}, ["--value", "50"]),
@@ -67,8 +72,13 @@ class Deployed:
 
 def flowc(*args: str, cwd=None, env=None, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "flowc", *args], cwd=cwd, env={**os.environ, **(env or {})},
-        capture_output=True, text=True, timeout=300, **kw,
+        [sys.executable, "-m", "flowc", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kw,
     )
 
 
@@ -89,18 +99,48 @@ def deployed(airflow_deployment, tmp_path_factory):
     d.run_ids["gate"] = dep.api.trigger("GateFlow", {"gate": str(d.gate)})
     d.trigger_id_file = tmp / "trigger-run-id"
     d.trigger = subprocess.Popen(
-        [sys.executable, "-m", "flowc", "trigger", str(EXAMPLES / "foreach_flow.py"),
-         "--target", "airflow", "--url", dep.url, "--count", "3", "--wait",
-         "--run-id-file", str(d.trigger_id_file)],
+        [
+            sys.executable,
+            "-m",
+            "flowc",
+            "trigger",
+            str(EXAMPLES / "foreach_flow.py"),
+            "--target",
+            "airflow",
+            "--url",
+            dep.url,
+            "--count",
+            "3",
+            "--wait",
+            "--run-id-file",
+            str(d.trigger_id_file),
+        ],
         env={**os.environ, "AIRFLOW_USERNAME": "admin", "AIRFLOW_PASSWORD": dep.password},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     for case, (path, _, _, args) in RUNS.items():  # the reference: flowc run, meanwhile
         (tmp / case).mkdir()
         d.local[case] = subprocess.Popen(
-            [sys.executable, "-m", "flowc", "run", str(path), "--datastore", str(tmp / case / "ds"),
-             "--run-id-file", str(tmp / case / "run-id"), "--max-workers", "2", *args],
-            cwd=tmp / case, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "flowc",
+                "run",
+                str(path),
+                "--datastore",
+                str(tmp / case / "ds"),
+                "--run-id-file",
+                str(tmp / case / "run-id"),
+                "--max-workers",
+                "2",
+                *args,
+            ],
+            cwd=tmp / case,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
     yield d
     if d.trigger.poll() is None:
@@ -149,7 +189,8 @@ def test_runs_like_flowc_run(deployed, case):
 def test_foreach_tasks_overlap_in_time(deployed):
     assert_like_local(deployed, "foreach")
     tis = [
-        t for t in deployed.dep.task_states("ForeachFlow", deployed.run_ids["foreach"])
+        t
+        for t in deployed.dep.task_states("ForeachFlow", deployed.run_ids["foreach"])
         if t["task_id"] == "square"
     ]
     assert len(tis) == 4
@@ -178,7 +219,9 @@ def test_output_without_newlines_and_hostile_parameters(deployed):
     # the deployer, not the worker, is the run's user, and the run names its target
     run = ds.run_record("OutputFlow", run_id)
     assert run["user"] == DEPLOYER and "flowc:target=airflow" in run["tags"]
-    proc = flowc("runs", "OutputFlow", "--json", cwd=deployed.dep.work, env={"FLOWC_USER": DEPLOYER})
+    proc = flowc(
+        "runs", "OutputFlow", "--json", cwd=deployed.dep.work, env={"FLOWC_USER": DEPLOYER}
+    )
     rows = json.loads(proc.stdout)
     assert [r["status"] for r in rows if r["run_id"] == run_id] == ["succeeded"], proc.stdout
 

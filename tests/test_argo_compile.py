@@ -362,7 +362,9 @@ def test_a_switch_inside_a_foreach_is_reported(tmp_path):
         "    def end(self):\n"
         "        pass\n",
     )
-    proc = run_flowc("compile", str(flow), "--target", "argo", "--image", "i", "--datastore", "s3://b/p")
+    proc = run_flowc(
+        "compile", str(flow), "--target", "argo", "--image", "i", "--datastore", "s3://b/p"
+    )
     assert proc.returncode == 2 and "argo-switch-in-foreach" in proc.stderr
 
 
@@ -476,7 +478,9 @@ def test_a_switch_case_that_is_also_a_merge_point_is_reported(tmp_path):
         "    def end(self):\n"
         "        pass\n",
     )
-    proc = run_flowc("compile", str(flow), "--target", "argo", "--image", "i", "--datastore", "s3://b/p")
+    proc = run_flowc(
+        "compile", str(flow), "--target", "argo", "--image", "i", "--datastore", "s3://b/p"
+    )
     assert proc.returncode == 2 and "argo-switch-merge" in proc.stderr, proc.stderr
 
 
@@ -518,7 +522,9 @@ def test_a_default_with_no_json_form_is_reported(tmp_path):
         "    def end(self):\n"
         "        pass\n",
     )
-    proc = run_flowc("compile", str(flow), "--target", "argo", "--image", "i", "--datastore", "s3://b/p")
+    proc = run_flowc(
+        "compile", str(flow), "--target", "argo", "--image", "i", "--datastore", "s3://b/p"
+    )
     assert proc.returncode == 2 and "argo-value" in proc.stderr, proc.stderr
 
 

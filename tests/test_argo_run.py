@@ -201,7 +201,9 @@ def test_a_step_over_its_timeout_fails_the_run(work):
     # the exit handler ran anyway and recorded the run failed, naming the task
     assert doc["spec"]["onExit"] == "flowc-finalize"
     assert runner.nodes["flowc-finalize"] == "Failed"  # it fails as the run did
-    status = json.loads((work / "ds" / "runs" / "TimesOutFlow" / "timeout-1" / "status.json").read_text())
+    status = json.loads(
+        (work / "ds" / "runs" / "TimesOutFlow" / "timeout-1" / "status.json").read_text()
+    )
     assert status["status"] == "failed" and status["failed_task"] == "slow/0"
     assert "timed out" in status["error"]
     run = json.loads((work / "ds" / "runs" / "TimesOutFlow" / "timeout-1" / "run.json").read_text())

@@ -46,7 +46,9 @@ def test_containerised_targets_share_one_rule(branch_ir, target, image, datastor
 
 
 def test_the_rule_on_the_command_line_is_one_line_each_and_exit_2(tmp_path):
-    proc = run_flowc("compile", str(EXAMPLES / "branch_flow.py"), "--target", "kfp", "-o", str(tmp_path))
+    proc = run_flowc(
+        "compile", str(EXAMPLES / "branch_flow.py"), "--target", "kfp", "-o", str(tmp_path)
+    )
     assert proc.returncode == 2, proc.stderr
     assert "error[kfp-image]" in proc.stderr and "error[kfp-datastore]" in proc.stderr
     assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
@@ -56,7 +58,13 @@ def test_airflow_defaults_are_absolute_and_named_in_one_warning(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     proc = run_flowc(
-        "compile", str(EXAMPLES / "lr_flow.py"), "--target", "airflow", "-o", "dags/", cwd=work,
+        "compile",
+        str(EXAMPLES / "lr_flow.py"),
+        "--target",
+        "airflow",
+        "-o",
+        "dags/",
+        cwd=work,
         env={"FLOWC_USER": "alice", "FLOWC_DATASTORE": ""},
     )
     assert proc.returncode == 0, proc.stderr
@@ -76,8 +84,15 @@ def test_airflow_defaults_are_absolute_and_named_in_one_warning(tmp_path):
     assert "CWD = " + repr(str(work)) in text
     # a relative --datastore is resolved where flowc compiles
     proc = run_flowc(
-        "compile", str(EXAMPLES / "lr_flow.py"), "--target", "airflow", "-o", "d2/",
-        "--datastore", "store", cwd=work,
+        "compile",
+        str(EXAMPLES / "lr_flow.py"),
+        "--target",
+        "airflow",
+        "-o",
+        "d2/",
+        "--datastore",
+        "store",
+        cwd=work,
     )
     assert repr(os.path.join(str(work), "store")) in (work / "d2" / "LRFlow.py").read_text()
 
@@ -87,7 +102,14 @@ def test_airflow_defaults_are_absolute_and_named_in_one_warning(tmp_path):
 
 def _task(work, flow_file, step, run_id, *args):
     return run_flowc(
-        "task", str(flow_file), step, "--run-id", run_id, "--datastore", str(work / "ds"), *args,
+        "task",
+        str(flow_file),
+        step,
+        "--run-id",
+        run_id,
+        "--datastore",
+        str(work / "ds"),
+        *args,
         cwd=work,
     )
 
@@ -114,7 +136,9 @@ def test_finalize_records_failed_then_succeeded(tmp_path):
     gate = tmp_path / "gate"
     assert _task(tmp_path, flow, "start", "run~1", "--gate", str(gate)).returncode == 0
     assert _task(tmp_path, flow, "check", "run~1").returncode == 1
-    fin = run_flowc("finalize", "GateFlow", "--run-id", "run~1", "--datastore", str(tmp_path / "ds"))
+    fin = run_flowc(
+        "finalize", "GateFlow", "--run-id", "run~1", "--datastore", str(tmp_path / "ds")
+    )
     assert fin.returncode == 1 and "task check/0 failed" in fin.stderr, fin.stderr
     runs = run_flowc("runs", "GateFlow", "--json", "--datastore", str(tmp_path / "ds"))
     (row,) = json.loads(runs.stdout)
@@ -126,6 +150,8 @@ def test_finalize_records_failed_then_succeeded(tmp_path):
     assert fin.returncode == 0 and "succeeded" in fin.stdout, fin.stderr
     runs = run_flowc("runs", "GateFlow", "--json", "--datastore", str(tmp_path / "ds"))
     assert [r["status"] for r in json.loads(runs.stdout)] == ["succeeded"]
-    missing = run_flowc("finalize", "GateFlow", "--run-id", "nope", "--datastore", str(tmp_path / "ds"))
+    missing = run_flowc(
+        "finalize", "GateFlow", "--run-id", "nope", "--datastore", str(tmp_path / "ds")
+    )
     assert missing.returncode == 2 and "not in the datastore" in missing.stderr
     assert "Traceback" not in missing.stderr

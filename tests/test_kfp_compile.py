@@ -58,7 +58,13 @@ def compile_to(tmp_path: Path, flow: Path, *args: str) -> tuple[Path, subprocess
     given = set(args)
     args = tuple(a for i in (0, 2) if SHARED[i] not in given for a in SHARED[i : i + 2]) + args
     proc = run_flowc(
-        "compile", str(flow), "--target", "kfp", "-o", str(out), *args,
+        "compile",
+        str(flow),
+        "--target",
+        "kfp",
+        "-o",
+        str(out),
+        *args,
         env={"FLOWC_USER": "deployer"},
     )
     assert proc.returncode == 0, proc.stderr

@@ -90,9 +90,19 @@ def test_a_failed_run_is_recorded_failed_by_the_exit_handler(tmp_path):
 
     out = tmp_path / "pipeline.yaml"
     proc = run_flowc(
-        "compile", str(FLOWS / "gate_flow.py"), "--target", "kfp", "-o", str(out),
-        "--python", sys.executable, "--image", "flowc:test",
-        "--datastore", f"file://{tmp_path / 'ds'}", env={"FLOWC_USER": "deployer"},
+        "compile",
+        str(FLOWS / "gate_flow.py"),
+        "--target",
+        "kfp",
+        "-o",
+        str(out),
+        "--python",
+        sys.executable,
+        "--image",
+        "flowc:test",
+        "--datastore",
+        f"file://{tmp_path / 'ds'}",
+        env={"FLOWC_USER": "deployer"},
     )
     assert proc.returncode == 0, proc.stderr
     job = Job(validate_file(str(out)), f"kfp-{uuid.uuid4()}", str(tmp_path))
@@ -208,8 +218,18 @@ def test_the_harness_refuses_what_kfp_would_not_run(tmp_path):
     out = tmp_path / "p.yaml"
     flow = EXAMPLES / "foreach_flow.py"
     proc = run_flowc(
-        "compile", str(flow), "--target", "kfp", "-o", str(out), "--python", sys.executable,
-        "--image", "flowc:test", "--datastore", f"file://{tmp_path / 'ds'}",
+        "compile",
+        str(flow),
+        "--target",
+        "kfp",
+        "-o",
+        str(out),
+        "--python",
+        sys.executable,
+        "--image",
+        "flowc:test",
+        "--datastore",
+        f"file://{tmp_path / 'ds'}",
     )
     assert proc.returncode == 0, proc.stderr
     doc = validate_file(str(out))

@@ -62,7 +62,8 @@ def judge(ds: Datastore, flow: str, run_id: str) -> Outcome:
     return Outcome(
         "failed",
         None,
-        "the orchestrator ended the run before these steps finished: " + ", ".join(missing)
+        "the orchestrator ended the run before these steps finished: "
+        + ", ".join(missing)
         + " (a task killed from outside records no failure; see the orchestrator's task logs)",
     )
 

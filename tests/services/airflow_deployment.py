@@ -181,7 +181,9 @@ class Deployment:
                 return state
             self.check_alive()
             time.sleep(1)
-        tis = [(t["task_id"], t.get("map_index"), t["state"]) for t in self.task_states(dag_id, run_id)]
+        tis = [
+            (t["task_id"], t.get("map_index"), t["state"]) for t in self.task_states(dag_id, run_id)
+        ]
         raise AssertionError(f"{dag_id}/{run_id} still running after {timeout} s: {tis}")
 
     def task_states(self, dag_id: str, run_id: str) -> list[dict]:
