@@ -42,6 +42,7 @@ _KFP_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 # names the generated module binds at the top or inside the pipeline function
 _RESERVED = {"sys", "compiler", "dsl", "pipeline", "compile_to", "FLOW", "IMAGE", "COMMAND"}
 _RESERVED |= {"BASE_ARGS", "CACHING", "PARALLELISM", "DESCRIPTION"}
+_RESERVED |= {"USER", "FINALIZE_COMMAND", "FINALIZE_ARGS", "exit_task", FINALIZE_NODE}
 _LOCALS = ("t_", "item_", "step_")
 _CRON_PRESETS = {"@hourly": "0 0 * * * *", "@daily": "0 0 0 * * *", "@weekly": "0 0 0 * * 0"}
 
