@@ -359,7 +359,7 @@ def task(
     )
 
 
-@cli.command(context_settings=_PASS_THROUGH)
+@cli.command(context_settings={**_PASS_THROUGH, "help_option_names": ["-h", "--help"]})
 @click.argument("flow_file", metavar="FLOW_FILE")
 @click.option("--target", required=True, metavar="NAME", help="The orchestrator: airflow.")
 @click.option("--url", metavar="URL", help="Airflow's api-server ($AIRFLOW_URL, else :8080).")

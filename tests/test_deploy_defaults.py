@@ -155,3 +155,19 @@ def test_finalize_records_failed_then_succeeded(tmp_path):
     )
     assert missing.returncode == 2 and "not in the datastore" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_trigger_refuses_bad_input_before_calling_airflow(tmp_path):
+    flow = str(EXAMPLES / "lr_flow.py")
+    env = {"AIRFLOW_USERNAME": "u", "AIRFLOW_PASSWORD": "secret-pw"}
+    cases = [
+        (("--target", "airflow", "--alpah", "1"), "no such parameter; did you mean --alpha?"),
+        (("--target", "airflow", "--max-iter", "many"), "--max-iter"),
+        (("--target", "argo"), "flowc trigger supports airflow"),
+        (("--target", "airflow", "--url", "http://127.0.0.1:9"), "cannot reach Airflow"),
+    ]
+    for args, message in cases:
+        proc = run_flowc("trigger", flow, *args, env=env)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+        assert "secret-pw" not in proc.stderr + proc.stdout
