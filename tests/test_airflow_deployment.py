@@ -259,9 +259,27 @@ def test_a_failed_run_is_recorded_failed_then_cleared_and_rerun_to_success(deplo
         [sys.executable, "-c", probe], cwd=d.dep.work, capture_output=True, text=True
     )
     assert proc.stdout.split() == ["failed", "False", "True"], proc.stderr
+    status, error = _card_server_status(d, run_id)
+    assert status == "failed" and "is closed" in error
     # fixed: clear the failed tasks; Airflow re-runs them in the same DAG run
     d.gate.write_text("open")
     d.dep.api.clear_failed("GateFlow", run_id)
     assert d.dep.wait_for_run("GateFlow", run_id) == "success"
     proc = flowc("runs", "GateFlow", "--json", cwd=d.dep.work)
     assert [r["status"] for r in json.loads(proc.stdout) if r["run_id"] == run_id] == ["succeeded"]
+    assert _card_server_status(d, run_id)[0] == "succeeded"
+
+
+def _card_server_status(d: Deployed, run_id: str) -> tuple[str, str]:
+    """What the card server's run page polls (its route, in-process)."""
+    from urllib.parse import quote
+
+    from flowc.cards.server import CardApp, route
+    from flowc.datastore import Datastore
+
+    resp = route(
+        CardApp(Datastore(str(d.ds)), "GateFlow"), f"/api/runs/{quote(run_id, safe='')}/status"
+    )
+    assert resp.status == 200, resp.body
+    doc = json.loads(resp.body)
+    return doc["status"], doc.get("error") or ""
