@@ -942,6 +942,11 @@ def main(argv: list[str] | None = None, prog_name: str | None = None) -> None:
     except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a clean line
         if debug:
             raise
+        from flowc.datastore.storage import StorageError
+
+        if isinstance(e, StorageError):  # the datastore as configured: not a flowc bug
+            click.echo(f"flowc: error: {e}", err=True)
+            sys.exit(EXIT_USAGE)
         click.echo(
             f"flowc: internal error: {type(e).__name__}: {e}. Re-run with --debug for the "
             "traceback, and please report it.",

@@ -15,7 +15,7 @@ from typing import Any
 
 from flowc.datastore import layout
 from flowc.datastore.serialize import Loaded, SerializationError, deserialize, load, serialize
-from flowc.datastore.storage import Storage, open_storage
+from flowc.datastore.storage import Storage, StorageError, open_storage
 
 DEFAULT_URL = ".flowc"
 ENV_VAR = "FLOWC_DATASTORE"
@@ -70,12 +70,17 @@ def type_name(obj: Any) -> str:
 class Datastore:
     def __init__(self, url: str | None = None, storage: Storage | None = None):
         self.url = resolve_url(url)
-        self.storage = storage or open_storage(self.url)
+        try:
+            self.storage = storage or open_storage(self.url)
+        except StorageError as e:  # S3 support missing, a URL without a bucket...
+            raise DatastoreError(str(e)) from None
         self._known_blobs: set[str] = set()
 
     def check_writable(self) -> None:
         try:
             self.storage.check_writable()
+        except StorageError as e:  # already says which datastore and what to set
+            raise DatastoreError(str(e)) from None
         except (OSError, ValueError, ImportError) as e:
             reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
             raise DatastoreError(

@@ -26,6 +26,7 @@ from flowc.authoring import current
 from flowc.datastore import ArtifactError, Datastore, layout
 from flowc.datastore.layout import Index, task_id
 from flowc.datastore.serialize import unchanged
+from flowc.datastore.storage import StorageError
 from flowc.graph import is_foreach
 from flowc.ir import NodeKind, TransitionKind
 from flowc.runtime.capture import Capture
@@ -113,7 +114,12 @@ def execute_task(
             shutil.rmtree(current._tempdir, ignore_errors=True)
         _reset_current()
     result.duration = time.time() - started
-    _commit(ctx.ds, result, record, cap, started, policy)
+    try:
+        _commit(ctx.ds, result, record, cap, started, policy)
+    except StorageError as e:  # the store failed under us: a failed task, never task.json
+        sys.stderr.write(f"step {step_name!r} failed: {e}\n")
+        result.status, result.error = "failed", str(e)
+        return result
     if result.ok and ctx.graph.steps[step_name].kind is NodeKind.END:
         # the run is done, wherever it ran: orchestrators have no executor to say so
         finish_run(ctx.ds, run, "succeeded")
@@ -416,7 +422,7 @@ def _print_failure(e: BaseException, step: str) -> None:
         [f for f in te.stack if not f.filename.startswith(_FLOWC_DIR)]
     )
     text = "".join(te.format())
-    if isinstance(e, (StepError, ArtifactError, StepTimeout)) and not te.stack:
+    if isinstance(e, (StepError, ArtifactError, StepTimeout, StorageError)) and not te.stack:
         text = f"{type(e).__name__}: {e}\n"
     sys.stderr.write(f"step {step!r} failed:\n{text}")
     sys.stderr.flush()
@@ -428,7 +434,7 @@ def _print_failure(e: BaseException, step: str) -> None:
 
 def _one_line(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
-    return f"{type(e).__name__}: {text}" if not isinstance(e, StepError) else text
+    return f"{type(e).__name__}: {text}" if not isinstance(e, (StepError, StorageError)) else text
 
 
 def _commit(
