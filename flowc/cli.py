@@ -630,7 +630,7 @@ def card_list(
     """List the cards of a run (your latest by default), or of one step."""
     import json
 
-    from flowc.cards.commands import local_path
+    from flowc.cards.commands import location
 
     ds, found = _card_target(flow, step, run_id, card_id, datastore)
     rows = [
@@ -641,7 +641,7 @@ def card_list(
             "id": c.meta.get("id"),
             "status": c.meta.get("status"),
             "error": c.meta.get("error"),
-            "path": local_path(ds, c),
+            "path": location(ds, c),
         }
         for c in found
     ]

@@ -93,10 +93,12 @@ def _load(path: str, ir: FlowIR):
         raise LaunchError(str(e)) from None
 
 
-def _datastore(url: str | None) -> Datastore:
+def _datastore(url: str | None, check: bool = True) -> Datastore:
+    """The datastore; ``check`` probes that it is writable (once per run: its start)."""
     try:
         ds = Datastore(url)
-        ds.check_writable()
+        if check:
+            ds.check_writable()
     except DatastoreError as e:
         raise LaunchError(str(e)) from None
     except (ImportError, ValueError) as e:  # an fsspec protocol that is not installed
@@ -290,7 +292,7 @@ def run_task(
         idx = parse_index(index, ir.step(step).foreach_depth)
     except ValueError as e:
         raise LaunchError(f"--index: {e}") from None
-    ds = _datastore(opts.datastore)
+    ds = _datastore(opts.datastore, check=step == "start")  # later tasks: their first write
     loaded = _load(path, ir)
     run = RunInfo.load(ds, ir.name, run_id)
     if run is None:
