@@ -13,7 +13,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import FLOWS, run_flowc
 
@@ -92,7 +91,9 @@ def test_a_run_with_foreach_switch_retry_catch_and_the_verbs_that_read_it(s3, tm
     assert logs.returncode == 0 and "total 90" in logs.stdout, logs.stderr
     dump = flowc(s3, "dump", f"S3Flow/{run_id}/end/0", "--json", "--datastore", url, cwd=tmp_path)
     assert dump.returncode == 0 and '"total"' in dump.stdout, dump.stderr
-    tagged = flowc(s3, "tag", "add", f"S3Flow/{run_id}", "nightly", "--datastore", url, cwd=tmp_path)
+    tagged = flowc(
+        s3, "tag", "add", f"S3Flow/{run_id}", "nightly", "--datastore", url, cwd=tmp_path
+    )
     assert tagged.returncode == 0, tagged.stderr
     listed = flowc(s3, "runs", "S3Flow", "--json", "--datastore", url, cwd=tmp_path)
     assert "nightly" in json.loads(listed.stdout)[0]["tags"]
@@ -161,7 +162,13 @@ def test_killed_mid_upload_resumes_and_a_large_blob_is_stored_once(s3, tmp_path)
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, **s3.env, "FLOWC_USER": "tester", "BIG_MB": "64", "WAIT_FOR": str(marker)},
+        env={
+            **os.environ,
+            **s3.env,
+            "FLOWC_USER": "tester",
+            "BIG_MB": "64",
+            "WAIT_FOR": str(marker),
+        },
         cwd=tmp_path,
     )
     deadline = time.monotonic() + 120

@@ -33,9 +33,7 @@ _CREDENTIALS = (
 
 
 def missing_extra(url: str) -> StorageError:
-    return StorageError(
-        f"datastore {url}: S3 support is not installed; pip install 'flowc[s3]'"
-    )
+    return StorageError(f"datastore {url}: S3 support is not installed; pip install 'flowc[s3]'")
 
 
 class S3Storage:

@@ -117,8 +117,9 @@ def execute_task(
     try:
         _commit(ctx.ds, result, record, cap, started, policy)
     except StorageError as e:  # the store failed under us: a failed task, never task.json
-        sys.stderr.write(f"step {step_name!r} failed: {e}\n")
-        result.status, result.error = "failed", str(e)
+        if result.ok:  # (a failure of the step itself is already reported)
+            sys.stderr.write(f"step {step_name!r} failed: {e}\n")
+            result.status, result.error = "failed", str(e)
         return result
     if result.ok and ctx.graph.steps[step_name].kind is NodeKind.END:
         # the run is done, wherever it ran: orchestrators have no executor to say so

@@ -74,18 +74,20 @@ _KEYS = {
 }
 
 
-def start_server(log_dir: Path) -> S3Server:
-    """Start ``moto_server`` in its own process group; wait until it answers."""
+def start_server(log_dir: Path, env: dict[str, str] | None = None) -> S3Server:
+    """Start ``moto_server`` in its own process group; wait until it answers. ``env``: moto's
+    settings, e.g. ``INITIAL_NO_AUTH_ACTION_COUNT`` to check credentials and permissions."""
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     exe = Path(sys.executable).with_name("moto_server")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
-    log = open(log_dir / "moto_server.log", "wb")  # noqa: SIM115 - lives as long as the server
+    log = open(log_dir / f"moto_server-{port}.log", "wb")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(
         [*cmd, "-H", "127.0.0.1", "-p", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env={**os.environ, **(env or {})},
     )
     deadline = time.monotonic() + 60
     while True:
@@ -96,7 +98,7 @@ def start_server(log_dir: Path) -> S3Server:
             if proc.poll() is not None or time.monotonic() > deadline:
                 stop_server(proc)
                 raise RuntimeError(
-                    f"moto_server did not start: {(log_dir / 'moto_server.log').read_text()}"
+                    f"moto_server did not start: {(log_dir / f'moto_server-{port}.log').read_text()}"
                 ) from None
             time.sleep(0.05)
     env = {
