@@ -70,10 +70,8 @@ def type_name(obj: Any) -> str:
 class Datastore:
     def __init__(self, url: str | None = None, storage: Storage | None = None):
         self.url = resolve_url(url)
-        try:
-            self.storage = storage or open_storage(self.url)
-        except StorageError as e:  # S3 support missing, a URL without a bucket...
-            raise DatastoreError(str(e)) from None
+        # raises StorageError (S3 support missing, bad options...): one line, exit 2
+        self.storage = storage or open_storage(self.url)
         self._known_blobs: set[str] = set()
 
     def check_writable(self) -> None:

@@ -21,11 +21,12 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from flowc.datastore.storage import Buffer, StorageError
+from flowc.datastore.storage import OPTIONS_VAR, Buffer, StorageError, storage_options
 
 PART = 16 * 1024 * 1024  # multipart part and ranged-read chunk size
 THREADS = 8  # parallel requests for one large object
 HEAD = 1024 * 1024  # the first GET of a blob reads this much (all of a small blob)
+OPTIONS = ("endpoint_url", "region_name", "profile", "addressing_style")  # $FLOWC_STORAGE_OPTIONS
 
 _CREDENTIALS = (
     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or ~/.aws/credentials"
@@ -50,6 +51,14 @@ class S3Storage:
         if not self.bucket:
             raise StorageError(f"datastore {url}: name a bucket, like s3://bucket/prefix")
         self._prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        options = storage_options(self.url)
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise StorageError(
+                f"datastore {url}: {OPTIONS_VAR} has unknown option(s) {', '.join(unknown)} "
+                f"for s3:// (known: {', '.join(OPTIONS)})"
+            )
+        self._options = options
         self._session: Any = None
         self._client: Any = None
         self._pid = -1
@@ -63,15 +72,27 @@ class S3Storage:
             import botocore.config
             import botocore.session
 
-            if self._session is None:
-                self._session = botocore.session.get_session()
-            config = botocore.config.Config(
-                max_pool_connections=THREADS * 2,
-                retries={"max_attempts": 3, "mode": "standard"},
-                connect_timeout=10,
+            opts = self._options
+            s3 = (
+                {"addressing_style": opts["addressing_style"]}
+                if "addressing_style" in opts
+                else None
             )
             try:
-                self._client = self._session.create_client("s3", config=config)
+                if self._session is None:
+                    self._session = botocore.session.Session(profile=opts.get("profile"))
+                config = botocore.config.Config(
+                    max_pool_connections=THREADS * 2,
+                    retries={"max_attempts": 3, "mode": "standard"},
+                    connect_timeout=10,
+                    s3=s3,
+                )
+                self._client = self._session.create_client(
+                    "s3",
+                    config=config,
+                    endpoint_url=opts.get("endpoint_url"),
+                    region_name=opts.get("region_name"),
+                )
             except Exception as e:  # noqa: BLE001 - botocore's configuration errors
                 raise self._error(e, "connect") from None
             self._pid = os.getpid()

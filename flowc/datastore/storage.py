@@ -123,7 +123,8 @@ class FsspecStorage:
             if self._pid != -1:
                 type(self._fs).clear_instance_cache()
             try:
-                self._fs, _ = fsspec.core.url_to_fs(self.url, skip_instance_cache=True)
+                options = storage_options(self.url)
+                self._fs, _ = fsspec.core.url_to_fs(self.url, skip_instance_cache=True, **options)
             except ImportError as e:
                 raise StorageError(f"datastore {self.url}: {_install_hint(self.url, e)}") from None
             self._pid = os.getpid()
@@ -184,6 +185,29 @@ class FsspecStorage:
         probe = f".probe.{os.getpid()}.{uuid.uuid4().hex[:8]}"
         self.write(probe, [b""])
         self.fs.rm(self._path(probe))
+
+
+OPTIONS_VAR = "FLOWC_STORAGE_OPTIONS"
+
+
+def storage_options(url: str) -> dict:
+    """``$FLOWC_STORAGE_OPTIONS``: a JSON object of options for the datastore's client (for
+    ``s3://``: ``endpoint_url``, ``region_name``, ``profile``, ``addressing_style``; for any
+    other URL, fsspec's keyword arguments of that filesystem)."""
+    import json
+
+    text = os.environ.get(OPTIONS_VAR, "").strip()
+    if not text:
+        return {}
+    try:
+        options = json.loads(text)
+    except ValueError as e:
+        raise StorageError(f"datastore {url}: {OPTIONS_VAR} is not JSON ({e})") from None
+    if not isinstance(options, dict):
+        raise StorageError(
+            f'datastore {url}: {OPTIONS_VAR} must be a JSON object like {{"endpoint_url": "..."}}'
+        )
+    return options
 
 
 def fsspec_root(fs, url: str) -> str:  # noqa: ANN001
