@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from flowc.backends.base import EmitOptions, EmitResult, Emitter
+from flowc.backends.datastore_env import secret_name
 from flowc.backends.graphplan import Plan, StepPlan, plan
 from flowc.backends.literals import LiteralError, ident, jinja_escape, pyrepr
 from flowc.diagnostics import Diagnostic, error
@@ -149,6 +150,7 @@ def _context(
         "kubernetes": kubernetes,
         "env": env,
         "image": options.image,
+        "datastore_secret": secret_name(options.datastore),
         "namespace": extra.get("namespace") or "default",
         "cwd": extra.get("cwd"),
         "package": extra.get("package"),

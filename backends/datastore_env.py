@@ -1,33 +1,19 @@
 """How compiled tasks get the datastore's configuration: never baked into the generated file.
 
-The rule, one place for every backend: a task on Kubernetes (Argo, KFP, Airflow's
+The rule, one place for every backend: a task on Kubernetes (Argo, Airflow's
 KubernetesPodOperator) takes the datastore's settings and credentials from the Kubernetes
-secret :data:`SECRET` in its namespace, as environment variables (the standard ones the
-store's client reads: ``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``... for ``s3://``). The
-secret is optional, so a pod that gets its credentials another way (IRSA, workload identity,
-an instance role) runs without it. A task that runs on an Airflow worker itself
+secret :data:`SECRET` in its namespace, every key as an environment variable (the standard
+ones the store's client reads: ``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``... for ``s3://``).
+The secret is optional, so a pod that gets its credentials another way (IRSA, workload
+identity, an instance role) runs without it. KFP pipelines name no secret (that needs the
+kfp-kubernetes platform spec): their pods get the same variables from the cluster (a Kubeflow
+PodDefault, or the service account's identity). A task on an Airflow worker itself
 (BashOperator) inherits the worker's environment. A local folder needs nothing.
 """
 
 from __future__ import annotations
 
 SECRET = "flowc-datastore"
-
-# The variables a task on Kubernetes may take from the secret, for targets that map secret
-# keys to variables one by one (KFP); Argo and Airflow take the whole secret.
-KEYS = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_DEFAULT_REGION",
-    "AWS_PROFILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONFIG_FILE",
-    "FLOWC_STORAGE_OPTIONS",
-)
-
 
 def remote(url: str | None) -> bool:
     """A datastore reached through a client that needs configuration (not a folder)."""
