@@ -166,13 +166,18 @@ class S3Storage:
         r = self._call("upload_part", Key=key, UploadId=upload, PartNumber=n, Body=body)
         return {"PartNumber": n, "ETag": r["ETag"]}
 
-    def exists(self, key: str) -> bool:
+    def is_file(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))
             return True
         except Exception as e:  # noqa: BLE001
             if _code(e) not in ("404", "NoSuchKey", "NotFound"):
                 raise self._error(e, "head_object", self._key(key)) from None
+        return False
+
+    def exists(self, key: str) -> bool:
+        if self.is_file(key):
+            return True
         # a "folder": any key below it
         r = self._call("list_objects_v2", Prefix=self._key(key) + "/", MaxKeys=1)
         return bool(r.get("KeyCount"))

@@ -35,6 +35,8 @@ class Storage(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def is_file(self, key: str) -> bool: ...
+
     def listdir(self, key: str) -> list[str]: ...
 
     def folder_version(self, key: str) -> int | None: ...
@@ -66,6 +68,9 @@ class LocalStorage:
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))
+
+    def is_file(self, key: str) -> bool:
+        return os.path.isfile(self._path(key))
 
     def folder_version(self, key: str) -> int | None:
         """Changes whenever an entry of folder ``key`` is added, removed or renamed over (its
@@ -161,6 +166,9 @@ class FsspecStorage:
 
     def exists(self, key: str) -> bool:
         return self.fs.exists(self._path(key))
+
+    def is_file(self, key: str) -> bool:
+        return self.fs.isfile(self._path(key))
 
     def folder_version(self, key: str) -> int | None:
         return None  # object stores have no folder mtime: always list
