@@ -241,3 +241,40 @@ def test_two_concurrent_runs_into_one_prefix_lose_nothing(s3, tmp_path):
     listed = flowc(s3, "runs", "S3Flow", "--json", "--datastore", url, cwd=tmp_path)
     assert {r["run_id"] for r in json.loads(listed.stdout)} == ids
     assert {r["status"] for r in json.loads(listed.stdout)} == {"succeeded"}
+
+
+def _in_a_fork(check) -> str:
+    """Run ``check()`` in a forked child; its answer (or error) as text."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            answer = str(check())
+        except BaseException as e:  # noqa: BLE001
+            answer = f"{type(e).__name__}: {e}"
+        os.write(w, answer.encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        answer = f.read()
+    os.waitpid(pid, 0)
+    return answer
+
+
+def test_storage_used_before_a_fork_works_after_it(s3_env, tmp_path):
+    """The executor's parent uses the datastore, then forks its workers: each must make its
+    own client (s3://) or filesystem (any fsspec URL), never reuse the parent's."""
+    from flowc.datastore import Datastore
+
+    ds = Datastore(s3_env.datastore())
+    ds.write_bytes("a", b"parent")
+    parent_client = ds.storage.client
+    child = _in_a_fork(lambda: (ds.storage.client is not parent_client, ds.read_bytes("a")))
+    assert child == "(True, b'parent')"
+    assert ds.read_bytes("a") == b"parent" and ds.storage.client is parent_client
+
+    fs_ds = Datastore(f"file://{tmp_path}/fs")
+    fs_ds.write_bytes("b", b"parent")
+    parent_fs = fs_ds.storage.fs
+    child = _in_a_fork(lambda: (fs_ds.storage.fs is not parent_fs, fs_ds.read_bytes("b")))
+    assert child == "(True, b'parent')"

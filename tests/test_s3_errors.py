@@ -158,3 +158,21 @@ def test_missing_s3_support_names_the_extra(tmp_path):
     )
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'flowc[s3]'" in one_line(proc)
+
+
+def test_storage_options_configure_the_datastore_alone(s3, tmp_path):
+    url = s3.datastore()
+    env = {k: v for k, v in s3.env.items() if k != "AWS_ENDPOINT_URL"}
+    env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # other AWS clients' endpoint: not ours
+    env["FLOWC_STORAGE_OPTIONS"] = f'{{"endpoint_url": "{s3.endpoint}"}}'
+    proc = run_flowc("run", FLOW, "--datastore", url, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert any(k.endswith("/end/0/task.json") for k in s3.keys(url))
+    for options, expected in (
+        ('{"endpoint": "x"}', "FLOWC_STORAGE_OPTIONS has unknown option(s) endpoint"),
+        ('{"endpoint_url', "FLOWC_STORAGE_OPTIONS is not JSON"),
+    ):
+        env["FLOWC_STORAGE_OPTIONS"] = options
+        proc = run_flowc("runs", "ForeachFlow", "--datastore", url, cwd=tmp_path, env=env)
+        assert proc.returncode == 2, proc.stderr
+        assert one_line(proc).startswith(f"flowc: error: datastore {url}: {expected}")
