@@ -194,6 +194,7 @@ def test_killed_mid_upload_resumes_and_a_large_blob_is_stored_once(s3, tmp_path)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 1, out
     assert "killed by SIGKILL" in out
+    assert "Its log: none stored" in out  # it died before writing one: no path to nothing
     first = (tmp_path / "first").read_text()
     keys = set(s3.keys(url))
     assert f"runs/S3Flow/{first}/big/0/task.json" not in keys

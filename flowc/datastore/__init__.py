@@ -15,7 +15,7 @@ from typing import Any
 
 from flowc.datastore import layout
 from flowc.datastore.serialize import Loaded, SerializationError, deserialize, load, serialize
-from flowc.datastore.storage import Storage, StorageError, open_storage
+from flowc.datastore.storage import LocalStorage, Storage, StorageError, open_storage
 
 DEFAULT_URL = ".flowc"
 ENV_VAR = "FLOWC_DATASTORE"
@@ -152,6 +152,16 @@ class Datastore:
         if record is not None:
             self._records[key] = record
         return record
+
+    def prefetch_task_records(self, flow: str, run_id: str, tasks: list[tuple[str, str]]) -> None:
+        """Read many task records at once (a join's inputs) on a remote store, where each read
+        is a round trip; later :meth:`task_record` calls find them. A folder needs none."""
+        if isinstance(self.storage, LocalStorage) or len(tasks) < 2:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(16, len(tasks))) as pool:
+            list(pool.map(lambda t: self.task_record(flow, run_id, *t), tasks))
 
     def tasks(self, flow: str, run_id: str, step: str) -> list[str]:
         """Committed task ids of a step, in index order."""

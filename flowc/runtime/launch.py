@@ -250,11 +250,22 @@ def _execute(ir: FlowIR, loaded, ds: Datastore, run, opts: RunOptions, plan=None
     f = outcome.failure
     assert f is not None
     log = f"{run_path}/{f.step}/{f.task_id}/{f.attempt}.stderr"
+    key = layout.attempt_key(ir.name, run.run_id, f.step, f.task_id, f.attempt, "stderr")
+    if not _quietly(lambda: ds.storage.is_file(key)):
+        log = "none stored (the task died before it could write one; its output is above)"
     console.message(
         f"Run {ir.name}/{run.run_id} failed in {outcome.duration:.2f} s: task {f.step}/"
         f"{f.task_id} failed: {f.error}. Its log: {log}"
     )
     return 1
+
+
+def _quietly(check) -> bool:  # noqa: ANN001
+    """A best-effort check at the end of a run: a datastore failing now says nothing more."""
+    try:
+        return bool(check())
+    except OSError:
+        return True
 
 
 def run_task(

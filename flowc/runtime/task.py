@@ -208,7 +208,11 @@ def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, 
                 raise StepError(f"join {step_name!r}: its split {split.name!r} has no record")
             n = rec["foreach_num_splits"]
         found = []
-        for slot in g.join_input_candidates(step_name, index, n):
+        slots = g.join_input_candidates(step_name, index, n)
+        ds.prefetch_task_records(
+            run.flow, run.run_id, [(s, task_id(i)) for o in slots for s, i in o]
+        )
+        for slot in slots:
             hit = next(((s, i, r) for s, i in slot if (r := _committed(ds, run, s, i))), None)
             if hit is None:
                 if n is not None:  # every foreach item must be there
