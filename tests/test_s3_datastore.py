@@ -279,3 +279,23 @@ def test_storage_used_before_a_fork_works_after_it(s3_env, tmp_path):
     parent_fs = fs_ds.storage.fs
     child = _in_a_fork(lambda: (fs_ds.storage.fs is not parent_fs, fs_ds.read_bytes("b")))
     assert child == "(True, b'parent')"
+
+
+def test_the_task_contract_on_s3(s3, tmp_path):
+    """``flowc task``, as an orchestrator calls it: the start task creates the run, a foreach
+    task runs from ids alone."""
+    from tests.conftest import EXAMPLES
+
+    url = s3.datastore()
+    flow = str(EXAMPLES / "foreach_flow.py")
+    for step, extra in (("start", []), ("square", ["--index", "2"])):
+        result = tmp_path / f"{step}.json"
+        proc = flowc(
+            s3, "task", flow, step, "--run-id", "wf-1", "--datastore", url,
+            "--result-file", str(result), *extra, cwd=tmp_path,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert json.loads(result.read_text())["status"] == "ok"
+    keys = s3.keys(url)
+    assert "runs/ForeachFlow/wf-1/square/2/task.json" in keys
+    assert not any(".probe" in k for k in keys)
