@@ -143,13 +143,13 @@ class Datastore:
         return self.read_json(f"{layout.run_dir(flow, run_id)}/run.json")
 
     def task_record(self, flow: str, run_id: str, step: str, task: str) -> dict | None:
-        """A committed task's record. Found ones are remembered: a commit marker is written
-        once, and on an object store every read is a request."""
+        """A committed task's record. On an object store, where every read is a request,
+        found ones are remembered: a commit marker is written once."""
         key = layout.task_record_key(flow, run_id, step, task)
         if key in self._records:
             return self._records[key]
         record = self.read_json(key)
-        if record is not None:
+        if record is not None and not isinstance(self.storage, LocalStorage):
             self._records[key] = record
         return record
 
