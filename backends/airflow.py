@@ -33,6 +33,7 @@ from flowc.backends.deployment import (
     local_datastore,
     target_tag,
 )
+from flowc.backends.datastore_env import secret_name
 from flowc.backends.graphplan import Plan, StepPlan, plan
 from flowc.backends.literals import LiteralError, ident, jinja_escape, pyrepr
 from flowc.diagnostics import Diagnostic, error
@@ -184,6 +185,7 @@ def _context(
         "kubernetes": kubernetes,
         "env": env,
         "image": options.image,
+        "datastore_secret": secret_name(options.datastore),
         "namespace": extra.get("namespace") or "default",
         "cwd": extra.get("cwd"),
         "package": extra.get("package"),

@@ -44,6 +44,7 @@ from flowc.backends.deployment import (
     finalize_args,
     target_tag,
 )
+from flowc.backends.datastore_env import k8s_env_from
 from flowc.backends.graphplan import Plan, StepPlan, plan
 from flowc.diagnostics import Diagnostic, error, warning
 from flowc.graph import is_foreach, is_switch
@@ -418,6 +419,8 @@ def _container_template(
     }
     if env:
         container["env"] = env
+    if env_from := k8s_env_from(options.datastore):  # the datastore's settings: a secret
+        container["envFrom"] = env_from
     requests, limits = _k8s_resources(dict(sp.resources))
     if requests or limits:
         container["resources"] = {

@@ -680,7 +680,7 @@ def card_list(
     """List the cards of a run (your latest by default), or of one step."""
     import json
 
-    from flowc.cards.commands import local_path
+    from flowc.cards.commands import location
 
     ds, found = _card_target(flow, step, run_id, card_id, datastore)
     rows = [
@@ -691,7 +691,7 @@ def card_list(
             "id": c.meta.get("id"),
             "status": c.meta.get("status"),
             "error": c.meta.get("error"),
-            "path": local_path(ds, c),
+            "path": location(ds, c),
         }
         for c in found
     ]
@@ -992,6 +992,11 @@ def main(argv: list[str] | None = None, prog_name: str | None = None) -> None:
     except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a clean line
         if debug:
             raise
+        from flowc.datastore.storage import StorageError
+
+        if isinstance(e, StorageError):  # the datastore as configured: not a flowc bug
+            click.echo(f"flowc: error: {e}", err=True)
+            sys.exit(EXIT_USAGE)
         click.echo(
             f"flowc: internal error: {type(e).__name__}: {e}. Re-run with --debug for the "
             "traceback, and please report it.",

@@ -485,6 +485,7 @@ def test_kubernetes_dag_parses_with_image_command_and_resources(airflow, tmp_pat
     env = dict(raw) if isinstance(raw, dict) else {e.name: e.value for e in raw}
     assert env["FLOWC_FLOW_FILE"] == "/app/lr_flow.py"
     assert env["FLOWC_DATASTORE"] == "s3://bucket/flowc"
+    assert start.env_from[0].secret_ref.name == "flowc-datastore"  # its credentials: a secret
     train = dag.get_task("train")  # mapped over the foreach's index paths
     assert train.partial_kwargs["container_resources"].requests == {
         "cpu": "1",

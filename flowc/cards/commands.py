@@ -89,6 +89,16 @@ def local_path(ds: Datastore, card: FoundCard) -> str | None:
     return os.path.join(root, cards_dir(flow, run_id, step, task), f"{card.key}.html")
 
 
+def location(ds: Datastore, card: FoundCard) -> str:
+    """Where the card is stored, as something that can open it: a local path, or a full URL
+    (``s3://bucket/prefix/runs/...``) on a remote datastore."""
+    path = local_path(ds, card)
+    if path is not None:
+        return path
+    flow, run_id, step, task = card.pathspec.split("/")
+    return f"{ds.url}/{cards_dir(flow, run_id, step, task)}/{card.key}.html"
+
+
 def open_in_browser(path: str) -> bool:
     """Only where a browser can show something: a desktop session, or macOS / Windows."""
     if not (

@@ -15,7 +15,7 @@ from typing import Any
 
 from flowc.datastore import layout
 from flowc.datastore.serialize import Loaded, SerializationError, deserialize, load, serialize
-from flowc.datastore.storage import Storage, open_storage
+from flowc.datastore.storage import LocalStorage, Storage, StorageError, open_storage
 
 DEFAULT_URL = ".flowc"
 ENV_VAR = "FLOWC_DATASTORE"
@@ -70,12 +70,16 @@ def type_name(obj: Any) -> str:
 class Datastore:
     def __init__(self, url: str | None = None, storage: Storage | None = None):
         self.url = resolve_url(url)
+        # raises StorageError (S3 support missing, bad options...): one line, exit 2
         self.storage = storage or open_storage(self.url)
         self._known_blobs: set[str] = set()
+        self._records: dict[str, dict] = {}
 
     def check_writable(self) -> None:
         try:
             self.storage.check_writable()
+        except StorageError as e:  # already says which datastore and what to set
+            raise DatastoreError(str(e)) from None
         except (OSError, ValueError, ImportError) as e:
             reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
             raise DatastoreError(
@@ -96,7 +100,7 @@ class Datastore:
             ) from None
         if s.sha not in self._known_blobs:
             key = layout.blob_key(s.sha)
-            if not self.storage.exists(key):
+            if not self.storage.is_file(key):
                 self.storage.write(key, s.blob())
             self._known_blobs.add(s.sha)
         return {"sha": s.sha, "size": s.size, "type": type_name(value), "repr": short_repr(value)}
@@ -104,12 +108,16 @@ class Datastore:
     def get(self, sha: str) -> Any:
         """The value of a blob. Every call returns a fresh object, as Metaflow does."""
         with self.storage.open_read(layout.blob_key(sha)) as f:
-            return deserialize(f)
+            value = deserialize(f)
+        self._known_blobs.add(sha)  # read, so there: storing the same value again is free
+        return value
 
     def load(self, sha: str) -> tuple[Any, Loaded]:
         """The value and what :func:`flowc.datastore.serialize.unchanged` needs later."""
         with self.storage.open_read(layout.blob_key(sha)) as f:
-            return load(f)
+            loaded = load(f)
+        self._known_blobs.add(sha)
+        return loaded
 
     # --- records -----------------------------------------------------------------------------
 
@@ -135,13 +143,31 @@ class Datastore:
         return self.read_json(f"{layout.run_dir(flow, run_id)}/run.json")
 
     def task_record(self, flow: str, run_id: str, step: str, task: str) -> dict | None:
-        return self.read_json(layout.task_record_key(flow, run_id, step, task))
+        """A committed task's record. On an object store, where every read is a request,
+        found ones are remembered: a commit marker is written once."""
+        key = layout.task_record_key(flow, run_id, step, task)
+        if key in self._records:
+            return self._records[key]
+        record = self.read_json(key)
+        if record is not None and not isinstance(self.storage, LocalStorage):
+            self._records[key] = record
+        return record
+
+    def prefetch_task_records(self, flow: str, run_id: str, tasks: list[tuple[str, str]]) -> None:
+        """Read many task records at once (a join's inputs) on a remote store, where each read
+        is a round trip; later :meth:`task_record` calls find them. A folder needs none."""
+        if isinstance(self.storage, LocalStorage) or len(tasks) < 2:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(16, len(tasks))) as pool:
+            list(pool.map(lambda t: self.task_record(flow, run_id, *t), tasks))
 
     def tasks(self, flow: str, run_id: str, step: str) -> list[str]:
         """Committed task ids of a step, in index order."""
         names = [
             t
             for t in self.storage.listdir(layout.step_dir(flow, run_id, step))
-            if self.storage.exists(layout.task_record_key(flow, run_id, step, t))
+            if self.storage.is_file(layout.task_record_key(flow, run_id, step, t))
         ]
         return sorted(names, key=lambda t: tuple(int(p) for p in t.split(".")))

@@ -18,6 +18,12 @@ from flowc.atomic import write_atomic
 Buffer = bytes | bytearray | memoryview
 
 
+class StorageError(OSError):
+    """The datastore cannot be reached or used as configured (credentials, endpoint, bucket,
+    permissions). Its message is one line naming the datastore URL and what to set; it is bad
+    configuration, never a flowc bug."""
+
+
 class Storage(Protocol):
     url: str
 
@@ -28,6 +34,8 @@ class Storage(Protocol):
     def write(self, key: str, parts: Iterable[Buffer]) -> None: ...
 
     def exists(self, key: str) -> bool: ...
+
+    def is_file(self, key: str) -> bool: ...
 
     def listdir(self, key: str) -> list[str]: ...
 
@@ -60,6 +68,9 @@ class LocalStorage:
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))
+
+    def is_file(self, key: str) -> bool:
+        return os.path.isfile(self._path(key))
 
     def folder_version(self, key: str) -> int | None:
         """Changes whenever an entry of folder ``key`` is added, removed or renamed over (its
@@ -95,20 +106,37 @@ class LocalStorage:
 
 
 class FsspecStorage:
-    """Any filesystem fsspec knows. Used for URLs; plain paths take :class:`LocalStorage`."""
+    """Any filesystem fsspec knows. Used for URLs; plain paths take :class:`LocalStorage`.
+
+    Fork-safe: fsspec filesystems (s3fs, gcsfs...) hold an event loop and connections that a
+    forked child must not use, so each process makes its own on first use, with fsspec's
+    instance cache cleared.
+    """
 
     def __init__(self, url: str):
-        import fsspec
-
         self.url = url.rstrip("/")
-        self.fs, root = fsspec.core.url_to_fs(self.url)
-        self.root = root.rstrip("/")
-        self._local = "file" in (
-            self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
-        )
+        self._fs, self._pid = None, -1
+        fs = self.fs  # fails here, before any run starts, when the protocol is not installed
+        self._root = fsspec_root(fs, self.url)
+        self._local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+
+    @property
+    def fs(self):  # noqa: ANN201 - an fsspec AbstractFileSystem
+        if self._pid != os.getpid():
+            import fsspec
+
+            if self._pid != -1:
+                type(self._fs).clear_instance_cache()
+            try:
+                options = storage_options(self.url)
+                self._fs, _ = fsspec.core.url_to_fs(self.url, skip_instance_cache=True, **options)
+            except ImportError as e:
+                raise StorageError(f"datastore {self.url}: {_install_hint(self.url, e)}") from None
+            self._pid = os.getpid()
+        return self._fs
 
     def _path(self, key: str) -> str:
-        return f"{self.root}/{key}"
+        return f"{self._root}/{key}"
 
     def read(self, key: str) -> bytes:
         return self.fs.cat_file(self._path(key))
@@ -139,6 +167,9 @@ class FsspecStorage:
     def exists(self, key: str) -> bool:
         return self.fs.exists(self._path(key))
 
+    def is_file(self, key: str) -> bool:
+        return self.fs.isfile(self._path(key))
+
     def folder_version(self, key: str) -> int | None:
         return None  # object stores have no folder mtime: always list
 
@@ -164,9 +195,49 @@ class FsspecStorage:
         self.fs.rm(self._path(probe))
 
 
+OPTIONS_VAR = "FLOWC_STORAGE_OPTIONS"
+
+
+def storage_options(url: str) -> dict:
+    """``$FLOWC_STORAGE_OPTIONS``: a JSON object of options for the datastore's client (for
+    ``s3://``: ``endpoint_url``, ``region_name``, ``profile``, ``addressing_style``; for any
+    other URL, fsspec's keyword arguments of that filesystem)."""
+    import json
+
+    text = os.environ.get(OPTIONS_VAR, "").strip()
+    if not text:
+        return {}
+    try:
+        options = json.loads(text)
+    except ValueError as e:
+        raise StorageError(f"datastore {url}: {OPTIONS_VAR} is not JSON ({e})") from None
+    if not isinstance(options, dict):
+        raise StorageError(
+            f'datastore {url}: {OPTIONS_VAR} must be a JSON object like {{"endpoint_url": "..."}}'
+        )
+    return options
+
+
+def fsspec_root(fs, url: str) -> str:  # noqa: ANN001
+    return fs._strip_protocol(url).rstrip("/")
+
+
+def _install_hint(url: str, e: ImportError) -> str:
+    protocol = url.split("://", 1)[0]
+    if protocol in ("s3", "s3a"):
+        return "S3 support is not installed; pip install 'flowc[s3]'"
+    return f"the {protocol}:// filesystem is not installed ({e})"
+
+
 def open_storage(url: str) -> Storage:
+    """A plain path is a local folder; ``s3://`` goes through botocore (fast to start);
+    any other URL through fsspec."""
     if url.startswith("file://"):  # a folder named as a URL (a volume every pod mounts)
         return LocalStorage(url[len("file://") :])
+    if url.startswith("s3://"):
+        from flowc.datastore.s3 import S3Storage
+
+        return S3Storage(url)
     if "://" in url:
         return FsspecStorage(url)
     return LocalStorage(url)

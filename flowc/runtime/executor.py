@@ -19,11 +19,13 @@ import sys
 import time
 import traceback
 from collections import Counter, deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flowc.datastore import layout
 from flowc.datastore.layout import Index, task_id
+from flowc.datastore.storage import StorageError
 from flowc.graph import is_foreach
 from flowc.runtime.console import Console
 from flowc.runtime.decorators import StepPolicy, policy_for
@@ -143,7 +145,8 @@ class Executor:
             detail = {"failed_task": f"{f.step}/{f.task_id}", "error": f.error}
         elif interrupted:
             detail = {"error": "interrupted"}
-        finish_run(self.ctx.ds, self.ctx.run, status, **detail)
+        with _store_failure_reported():
+            finish_run(self.ctx.ds, self.ctx.run, status, **detail)
         return RunOutcome(
             ok, self.tasks, self.retried, time.monotonic() - t0, self.failure, interrupted
         )
@@ -440,3 +443,13 @@ def _kill(pid: int, sig: int) -> None:
             os.kill(pid, sig)
         except ProcessLookupError:
             pass
+
+
+@contextmanager
+def _store_failure_reported():
+    """A record the executor writes itself when the datastore fails under the run: say so and
+    go on, so the run ends as failed (exit 1) with the task's own error."""
+    try:
+        yield
+    except StorageError as e:
+        print(f"flowc: warning: {e}", file=sys.stderr)

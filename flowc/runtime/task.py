@@ -26,6 +26,7 @@ from flowc.authoring import current
 from flowc.datastore import ArtifactError, Datastore, layout
 from flowc.datastore.layout import Index, task_id
 from flowc.datastore.serialize import unchanged
+from flowc.datastore.storage import StorageError
 from flowc.graph import is_foreach
 from flowc.ir import NodeKind, TransitionKind
 from flowc.runtime.capture import Capture
@@ -113,7 +114,13 @@ def execute_task(
             shutil.rmtree(current._tempdir, ignore_errors=True)
         _reset_current()
     result.duration = time.time() - started
-    _commit(ctx.ds, result, record, cap, started, policy)
+    try:
+        _commit(ctx.ds, result, record, cap, started, policy)
+    except StorageError as e:  # the store failed under us: a failed task, never task.json
+        if result.ok:  # (a failure of the step itself is already reported)
+            sys.stderr.write(f"step {step_name!r} failed: {e}\n")
+            result.status, result.error = "failed", str(e)
+        return result
     if result.ok and ctx.graph.steps[step_name].kind is NodeKind.END:
         # the run is done, wherever it ran: orchestrators have no executor to say so
         finish_run(ctx.ds, run, "succeeded")
@@ -201,7 +208,11 @@ def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, 
                 raise StepError(f"join {step_name!r}: its split {split.name!r} has no record")
             n = rec["foreach_num_splits"]
         found = []
-        for slot in g.join_input_candidates(step_name, index, n):
+        slots = g.join_input_candidates(step_name, index, n)
+        ds.prefetch_task_records(
+            run.flow, run.run_id, [(s, task_id(i)) for o in slots for s, i in o]
+        )
+        for slot in slots:
             hit = next(((s, i, r) for s, i in slot if (r := _committed(ds, run, s, i))), None)
             if hit is None:
                 if n is not None:  # every foreach item must be there
@@ -416,7 +427,7 @@ def _print_failure(e: BaseException, step: str) -> None:
         [f for f in te.stack if not f.filename.startswith(_FLOWC_DIR)]
     )
     text = "".join(te.format())
-    if isinstance(e, (StepError, ArtifactError, StepTimeout)) and not te.stack:
+    if isinstance(e, (StepError, ArtifactError, StepTimeout, StorageError)) and not te.stack:
         text = f"{type(e).__name__}: {e}\n"
     sys.stderr.write(f"step {step!r} failed:\n{text}")
     sys.stderr.flush()
@@ -428,7 +439,7 @@ def _print_failure(e: BaseException, step: str) -> None:
 
 def _one_line(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
-    return f"{type(e).__name__}: {text}" if not isinstance(e, StepError) else text
+    return f"{type(e).__name__}: {text}" if not isinstance(e, (StepError, StorageError)) else text
 
 
 def _commit(

@@ -39,6 +39,8 @@ RUN_TAG = 'flowc:target=airflow'
 PACKAGE = None
 IMAGE = 'registry.example/flows:1.2'
 NAMESPACE = 'default'
+# The datastore's settings and credentials come from this Kubernetes secret, never this file.
+ENV_FROM = [k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name='flowc-datastore', optional=True))]
 RESULT_FILE = "/airflow/xcom/return.json"
 
 
@@ -125,6 +127,7 @@ with DAG(
         image=IMAGE,
         cmds=["/bin/sh", "-c"],
         arguments=[_task_command('start', start=True)],
+        env_from=ENV_FROM,
         env_vars={**ENV, "FLOWC_PARAMS": '{{ params | tojson }}'},
         do_xcom_push=True,
         get_logs=True,
@@ -141,6 +144,7 @@ with DAG(
         namespace=NAMESPACE,
         image=IMAGE,
         cmds=["/bin/sh", "-c"],
+        env_from=ENV_FROM,
         env_vars={**ENV},
         container_resources=k8s.V1ResourceRequirements(
             requests={'cpu': '1', 'memory': '2048Mi'},
@@ -159,6 +163,7 @@ with DAG(
         image=IMAGE,
         cmds=["/bin/sh", "-c"],
         arguments=[_task_command('choose')],
+        env_from=ENV_FROM,
         env_vars={**ENV},
         do_xcom_push=True,
         get_logs=True,
@@ -171,6 +176,7 @@ with DAG(
         image=IMAGE,
         cmds=["/bin/sh", "-c"],
         arguments=[_task_command('end')],
+        env_from=ENV_FROM,
         env_vars={**ENV},
         do_xcom_push=True,
         get_logs=True,
