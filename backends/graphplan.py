@@ -26,8 +26,9 @@ from flowc.ir import Decorator, FlowIR, NodeKind, Parameter, ParameterKind, Step
 INDICES_SUFFIX = "__indices"
 BRANCH_SUFFIX = "__branch"
 
-# Step decorators a backend can map (the rest run inside the task contract: catch, card).
-STEP_DECORATORS = {"retry", "timeout", "environment", "resources", "catch", "card"}
+# Step decorators a backend can map (the rest run inside the task contract: catch, card;
+# @kubernetes is read by flowc.backends.k8s).
+STEP_DECORATORS = {"retry", "timeout", "environment", "resources", "catch", "card", "kubernetes"}
 FLOW_DECORATORS = {"schedule", "project"}
 SCHEDULE_PRESETS = ("hourly", "daily", "weekly")
 
