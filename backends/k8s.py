@@ -343,3 +343,26 @@ __all__ = [
     "pod_settings",
     "unsupported",
 ]
+
+
+def cli_options(
+    service_account: str | None,
+    ttl: int | None,
+    pod_gc: str | None,
+    image_pull_secrets: tuple[str, ...],
+    node_selector: tuple[str, ...],
+    labels: tuple[str, ...],
+    annotations: tuple[str, ...],
+) -> dict[str, Any]:
+    """``EmitOptions.extra["kubernetes"]`` from ``flowc compile``'s options; ValueError names a
+    malformed ``KEY=VALUE``."""
+    out: dict[str, Any] = {
+        "service_account": service_account,
+        "ttl": ttl,
+        "pod_gc": pod_gc,
+        "image_pull_secrets": list(image_pull_secrets),
+        "node_selector": pairs_option(node_selector, "--node-selector"),
+        "labels": pairs_option(labels, "--label"),
+        "annotations": pairs_option(annotations, "--annotation"),
+    }
+    return {k: v for k, v in out.items() if v not in (None, [], {})}

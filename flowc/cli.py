@@ -770,6 +770,17 @@ def _unpacked(package_id: str, datastore: str | None) -> str:
 @click.option("--enable-caching", is_flag=True, help="KFP: let KFP cache tasks (off by default).")
 @click.option("--schedule-spec", is_flag=True, help="KFP: print @schedule as recurring-run JSON.")
 @click.option("--python-module", metavar="PATH", help="KFP: also write the pipeline module.")
+@click.option("--service-account", metavar="NAME", help="Pods' Kubernetes service account.")
+@click.option("--ttl", type=click.IntRange(min=0), metavar="SECONDS", help="Keep a finished run's objects this long.")
+@click.option(
+    "--pod-gc",
+    type=click.Choice(["OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess"]),
+    help="Argo: when to delete the pods.",
+)
+@click.option("--image-pull-secret", "image_pull_secrets", multiple=True, metavar="NAME", help="Secret to pull images with (repeatable).")
+@click.option("--node-selector", "node_selector", multiple=True, metavar="KEY=VALUE", help="Pods' node selector (repeatable).")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Label the pods (repeatable).")
+@click.option("--annotation", "annotations", multiple=True, metavar="KEY=VALUE", help="Annotate the pods (repeatable).")
 def compile_(
     flow_file: str,
     target: str,
@@ -790,6 +801,13 @@ def compile_(
     enable_caching: bool = False,
     schedule_spec: bool = False,
     python_module: str | None = None,
+    service_account: str | None = None,
+    ttl: int | None = None,
+    pod_gc: str | None = None,
+    image_pull_secrets: tuple[str, ...] = (),
+    node_selector: tuple[str, ...] = (),
+    labels: tuple[str, ...] = (),
+    annotations: tuple[str, ...] = (),
 ) -> int:
     """Compile a flow for an orchestrator: flowc compile FLOW_FILE --target airflow -o DIR.
 
@@ -797,6 +815,8 @@ def compile_(
     file:line:col diagnostics (exit 2), like lint errors.
     """
     from flowc.backends import base
+    from flowc.backends.k8s import cli_options
+    from flowc.backends.report import compile_notes
     from flowc.runtime.launch import checked_flow
 
     path = _flow_file(flow_file)
@@ -820,6 +840,12 @@ def compile_(
         extra = {k: extra[k] for k in ("python", "flow_path")}
         extra.update(enable_caching=enable_caching, parallelism=parallelism)
         extra["python_module"] = bool(python_module)
+    try:
+        extra["kubernetes"] = cli_options(
+            service_account, ttl, pod_gc, image_pull_secrets, node_selector, labels, annotations
+        )
+    except ValueError as e:
+        raise CommandError(f"{e}; pass KEY=VALUE") from None
     options = base.EmitOptions(datastore=datastore, image=image, extra=extra)
     result = base.get_emitter(target).emit(ir, options)
     if package and not any(d.is_error for d in result.diagnostics):
@@ -833,6 +859,8 @@ def compile_(
         raise CommandError(
             f"{path}: {ir.name} uses {n} feature{'s' if n > 1 else ''} {target} cannot express"
         )
+    for note in compile_notes(ir, target, options):
+        click.echo(note, err=True)
     files = dict(result.files)
     paths = {}
     if target == "kfp":
