@@ -21,7 +21,13 @@ from typing import Any
 
 from flowc.backends.base import EmitOptions, EmitResult, Emitter
 from flowc.backends.graphplan import Plan, StepPlan, plan
-from flowc.backends.k8s import FlowPodOptions, PodSettings, merged_resources, pod_settings, unsupported
+from flowc.backends.k8s import (
+    FlowPodOptions,
+    PodSettings,
+    merged_resources,
+    pod_settings,
+    unsupported,
+)
 from flowc.backends.literals import LiteralError, ident, jinja_escape, pyrepr
 from flowc.diagnostics import Diagnostic, error, warning
 from flowc.ir import FlowIR
@@ -98,7 +104,9 @@ def _pod_problems(
     ir: FlowIR, pods: dict[str, PodSettings], flow: FlowPodOptions, operator: str
 ) -> list[Diagnostic]:
     """Pod settings only a KubernetesPodOperator can carry; TTL and workflow-level GC none."""
-    gc_fix = "use --pod-gc OnPodCompletion or OnPodSuccess (KubernetesPodOperator's on_finish_action)"
+    gc_fix = (
+        "use --pod-gc OnPodCompletion or OnPodSuccess (KubernetesPodOperator's on_finish_action)"
+    )
     out = []
     if operator != "kubernetes":
         for s in ir.steps:
@@ -109,7 +117,9 @@ def _pod_problems(
                         "airflow-kubernetes",
                         f"@kubernetes on {s.name!r} has no effect with --operator bash",
                         "compile with --operator kubernetes to run the steps in pods",
-                        ir.file, d.span.line, d.span.col,
+                        ir.file,
+                        d.span.line,
+                        d.span.col,
                     )  # fmt: skip
                 )
         if flow.any:
@@ -118,7 +128,9 @@ def _pod_problems(
                     "airflow-kubernetes",
                     "pod options (--service-account, --label, --ttl...) need pods",
                     "add --operator kubernetes",
-                    ir.file, ir.span.line, ir.span.col,
+                    ir.file,
+                    ir.span.line,
+                    ir.span.col,
                 )  # fmt: skip
             )
         return out

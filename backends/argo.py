@@ -208,7 +208,12 @@ def _strings(obj: Any) -> list[str]:
     if isinstance(obj, (tuple, list)):
         return [x for v in obj for x in _strings(v)]
     if hasattr(obj, "__dataclass_fields__"):
-        return [x for f in obj.__dataclass_fields__ if f != "decorator" for x in _strings(getattr(obj, f))]
+        return [
+            x
+            for f in obj.__dataclass_fields__
+            if f != "decorator"
+            for x in _strings(getattr(obj, f))
+        ]
     return []
 
 
@@ -518,9 +523,7 @@ def _container_template(
     if extra.get("package"):
         task += ["--package", str(extra["package"])]
     for secret, key, var in pod.secret_keys:  # referenced by name, never inlined
-        env.append(
-            {"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-        )
+        env.append({"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
     container: dict[str, Any] = {
         "image": pod.image or options.image,
         "command": wrapper[:3],

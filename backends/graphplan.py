@@ -27,9 +27,11 @@ INDICES_SUFFIX = "__indices"
 BRANCH_SUFFIX = "__branch"
 
 # Step decorators a backend can map (the rest run inside the task contract: catch, card;
-# @kubernetes is read by flowc.backends.k8s).
+# @kubernetes is read by flowc.backends.k8s; @pypi/@pypi_base packages go into the image,
+# flowc.backends.image).
 STEP_DECORATORS = {"retry", "timeout", "environment", "resources", "catch", "card", "kubernetes"}
-FLOW_DECORATORS = {"schedule", "project"}
+STEP_DECORATORS |= {"pypi"}
+FLOW_DECORATORS = {"schedule", "project", "pypi_base"}
 SCHEDULE_PRESETS = ("hourly", "daily", "weekly")
 
 

@@ -208,7 +208,10 @@ def _step(s: Step, d: Decorator, base: PodSettings, check: _Checker) -> PodSetti
         if v is None:
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-            bad(f"{key}={v!r} is not a non-negative number", f"write {key}=2 (memory and disk in MB)")
+            bad(
+                f"{key}={v!r} is not a non-negative number",
+                f"write {key}=2 (memory and disk in MB)",
+            )
         else:
             resources.append((key, v))
     vendor = text("gpu_vendor") or base.gpu_vendor
@@ -221,7 +224,9 @@ def _step(s: Step, d: Decorator, base: PodSettings, check: _Checker) -> PodSetti
         settings,
         image=image or base.image,
         image_pull_policy=policy or base.image_pull_policy,
-        image_pull_secrets=tuple(dict.fromkeys(base.image_pull_secrets + names("image_pull_secrets"))),
+        image_pull_secrets=tuple(
+            dict.fromkeys(base.image_pull_secrets + names("image_pull_secrets"))
+        ),
         resources=tuple(sorted(resources)),
         gpu_vendor=vendor.lower(),
         node_selector=_merge(base.node_selector, mapping("node_selector")),
@@ -279,7 +284,9 @@ def _secrets(v: Any, bad) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], 
                 isinstance(k, str) and isinstance(e, str) and _ENV.match(e) for k, e in m.items()
             )
             if not _K8S_NAME.match(name) or not ok:
-                bad(f"secrets entry {name!r}: {m!r} is not a mapping of keys to variable names", fix)
+                bad(
+                    f"secrets entry {name!r}: {m!r} is not a mapping of keys to variable names", fix
+                )
             else:
                 keys += [(name, k, e) for k, e in sorted(m.items())]
     else:
@@ -319,7 +326,10 @@ def unsupported(
                     error(
                         f"{target}-kubernetes",
                         f"@kubernetes({arg}=...) on {s.name!r} cannot be expressed on {target}",
-                        fix, ir.file, d.span.line, d.span.col,
+                        fix,
+                        ir.file,
+                        d.span.line,
+                        d.span.col,
                     )  # fmt: skip
                 )
     for name, fix in (flow_fields or {}).items():
@@ -329,7 +339,10 @@ def unsupported(
                 error(
                     f"{target}-kubernetes",
                     f"{option} cannot be expressed on {target}",
-                    fix, ir.file, ir.span.line, ir.span.col,
+                    fix,
+                    ir.file,
+                    ir.span.line,
+                    ir.span.col,
                 )  # fmt: skip
             )
     return out

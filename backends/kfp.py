@@ -24,7 +24,13 @@ from typing import Any
 
 from flowc.backends.base import EmitOptions, EmitResult, Emitter
 from flowc.backends.graphplan import Plan, StepPlan, plan
-from flowc.backends.k8s import FlowPodOptions, PodSettings, merged_resources, pod_settings, unsupported
+from flowc.backends.k8s import (
+    FlowPodOptions,
+    PodSettings,
+    merged_resources,
+    pod_settings,
+    unsupported,
+)
 from flowc.backends.params import DefaultError, param_default, param_type, parameter_name
 from flowc.backends.literals import LiteralError, pyrepr
 from flowc.diagnostics import Diagnostic, error, warning

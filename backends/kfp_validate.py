@@ -123,4 +123,12 @@ def validate_file(path: str) -> dict[str, Any]:
     return doc
 
 
-__all__ = ["KfpInvalid", "check_loads", "check_platform", "load_all", "check_proto", "check_references", "validate_file"]
+__all__ = [
+    "KfpInvalid",
+    "check_loads",
+    "check_platform",
+    "load_all",
+    "check_proto",
+    "check_references",
+    "validate_file",
+]

@@ -82,7 +82,9 @@ def param_default(x: ParamPlan) -> Any:
         try:
             return json.loads(d)
         except ValueError as e:
-            raise DefaultError(f"the default of JSON parameter {x.name!r} is not JSON ({e})") from None
+            raise DefaultError(
+                f"the default of JSON parameter {x.name!r} is not JSON ({e})"
+            ) from None
     if kind == "int" and isinstance(d, float) and d.is_integer():
         return int(d)
     if kind == "float" and isinstance(d, int) and not isinstance(d, bool):

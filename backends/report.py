@@ -21,7 +21,9 @@ def compile_notes(ir: FlowIR, target: str, options: EmitOptions) -> list[str]:
     containers = target in CONTAINER_TARGETS or options.extra.get("operator") == "kubernetes"
     if containers:
         pods = pod_settings(ir, options.extra, target)[0]
-        own = sorted({(p.image, s) for s, p in pods.items() if p.image and p.image != options.image})
+        own = sorted(
+            {(p.image, s) for s, p in pods.items() if p.image and p.image != options.image}
+        )
         images = ([options.image] if options.image else []) + sorted({i for i, _ in own})
         flow = os.path.relpath(ir.file)
         for image in images:
