@@ -102,7 +102,7 @@ def _packages(ir: FlowIR) -> tuple[dict[str, str], str | None, list[Diagnostic]]
             for name, version in value.items():
                 version = str(version)
                 if found.get(name, version) != version:
-                    bad(f"{name} is pinned at {found[name]} and at {version}",
+                    bad(f"package {name} is pinned at {found[name]} and at {version}",
                         "pin one version in every @pypi/@pypi_base")  # fmt: skip
                 found[name] = version
         v = d.get("python")
