@@ -279,7 +279,8 @@ def display_value(kind: str, value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     from flowc.backends.argo_task import decode
 
-    return text if _plain(text) and decode(kind, text) == value else param_value(text)
+    want = value if isinstance(value, str) else text
+    return text if _plain(text) and decode(kind, text) == want else param_value(text)
 
 
 def _plain(text: str) -> bool:

@@ -107,11 +107,28 @@ class KfpEmitter(Emitter):
                 getattr(e, "col", ir.span.col),
             )
             return EmitResult({}, (*problems, d))
+        if "from kfp import kubernetes" in module and not _has_kfp_kubernetes():
+            d = error(
+                "kfp-sdk",
+                "the flow's pod settings (@kubernetes, pod options) need kfp-kubernetes",
+                "pip install 'flowc[kfp]' (kfp-kubernetes==2.17.3)",
+                ir.file,
+                ir.span.line,
+                ir.span.col,
+            )
+            return EmitResult({}, (*problems, d))
         name = pipeline_name(ir.name)
         files = {f"{name}.yaml": compile_module(module)}
         if options.extra.get("python_module"):
             files[f"{name}_pipeline.py"] = module
         return EmitResult(files, tuple(problems))
+
+
+def _has_kfp_kubernetes() -> bool:
+    try:
+        return importlib.util.find_spec("kfp.kubernetes") is not None
+    except ImportError:
+        return False
 
 
 class _Unsupported(Exception):
