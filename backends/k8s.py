@@ -35,6 +35,8 @@ _TOLERATION_KEYS = {"key", "operator", "value", "effect", "toleration_seconds"}
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# a label (or node selector) value: empty, or 63 characters at most, alphanumeric at both ends
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -92,13 +94,14 @@ class FlowPodOptions:
         return self != FlowPodOptions()
 
 
-def pairs_option(values: tuple[str, ...], what: str) -> dict[str, str]:
-    """``("a=1", "b=2")`` from a repeatable ``--label``-style option; ValueError says which."""
+def pairs_option(values: tuple[str, ...], what: str, label: bool = True) -> dict[str, str]:
+    """``("a=1", "b=2")`` from a repeatable ``--label``-style option; ValueError says which.
+    ``label``: the value must also be a valid label value (labels, node selectors)."""
     out = {}
     for v in values:
         key, eq, value = v.partition("=")
-        if not eq or not key:
-            raise ValueError(f"{what} {v!r} is not KEY=VALUE")
+        if not eq or not _KEY.match(key) or (label and not _LABEL_VALUE.match(value)):
+            raise ValueError(f"{what} {v!r} is not KEY=VALUE with a label-style key and value")
         out[key] = value
     return out
 
@@ -190,7 +193,10 @@ def _step(s: Step, d: Decorator, base: PodSettings, check: _Checker) -> PodSetti
         if v is None:
             return ()
         if not isinstance(v, dict) or not all(
-            isinstance(k, str) and _KEY.match(k) and isinstance(x, (str, int, float, bool))
+            isinstance(k, str)
+            and _KEY.match(k)
+            and isinstance(x, (str, int, float, bool))
+            and (name == "annotations" or _LABEL_VALUE.match(_str(x)))
             for k, x in v.items()
         ):
             bad(f"{name}={v!r} is not a mapping of label-style keys to values",
@@ -376,6 +382,6 @@ def cli_options(
         "image_pull_secrets": list(image_pull_secrets),
         "node_selector": pairs_option(node_selector, "--node-selector"),
         "labels": pairs_option(labels, "--label"),
-        "annotations": pairs_option(annotations, "--annotation"),
+        "annotations": pairs_option(annotations, "--annotation", label=False),
     }
     return {k: v for k, v in out.items() if v not in (None, [], {})}

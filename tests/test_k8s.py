@@ -422,3 +422,10 @@ def test_golden_lr_flow_on_kubernetes(tmp_path, target, golden):
     if os.environ.get("FLOWC_UPDATE_GOLDEN"):
         (GOLDEN / golden).write_text(texts[0])
     assert texts[0] == (GOLDEN / golden).read_text(), "changed; FLOWC_UPDATE_GOLDEN=1 refreshes it"
+
+
+def test_a_malformed_pod_option_stops_compile_with_the_fix(tmp_path):
+    flow = pod_flow(tmp_path)
+    proc = compile_flow(flow, "argo", tmp_path / "o.yaml", "--label", "team=m l", ok=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--label 'team=m l' is not KEY=VALUE" in proc.stderr.strip().splitlines()[-1]
