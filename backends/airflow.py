@@ -35,8 +35,15 @@ from flowc.backends.deployment import (
 )
 from flowc.backends.datastore_env import secret_name
 from flowc.backends.graphplan import Plan, StepPlan, plan
+from flowc.backends.k8s import (
+    FlowPodOptions,
+    PodSettings,
+    merged_resources,
+    pod_settings,
+    unsupported,
+)
 from flowc.backends.literals import LiteralError, ident, jinja_escape, pyrepr
-from flowc.diagnostics import Diagnostic, error
+from flowc.diagnostics import Diagnostic, error, warning
 from flowc.ir import FlowIR
 
 OPERATORS = ("bash", "kubernetes")
@@ -56,15 +63,17 @@ class AirflowEmitter(Emitter):
         extra = dict(options.extra)
         operator = extra.get("operator") or "bash"
         p = plan(ir, "airflow")
-        problems = list(p.diagnostics)
+        pods, pod_problems = pod_settings(ir, extra, "airflow")
+        problems = list(p.diagnostics) + pod_problems
         problems += _option_problems(ir, options, operator)
+        problems += _pod_problems(ir, pods, FlowPodOptions.from_extra(extra), operator)
         if any(d.is_error for d in problems):
             return EmitResult({}, tuple(problems))
         dag_id = extra.get("dag_id") or ir.name
         if operator == "bash":
             options, baked = _baked_in(ir, options)
             problems.append(baked_in_warning(ir, "airflow", baked))
-        context = _context(ir, p, options, operator, dag_id)
+        context = _context(ir, p, options, operator, dag_id, pods)
         try:
             text = _template().render(**context)
         except LiteralError as e:  # a value with no literal form (e.g. a NaN default)
@@ -116,6 +125,50 @@ def _baked_in(ir: FlowIR, options: EmitOptions) -> tuple[EmitOptions, list[tuple
     return EmitOptions(datastore=datastore, image=options.image, extra=extra), baked
 
 
+# KubernetesPodOperator's on_finish_action for Argo-style pod GC strategies it can express
+_ON_FINISH = {"OnPodCompletion": "delete_pod", "OnPodSuccess": "delete_succeeded_pod"}
+
+
+def _pod_problems(
+    ir: FlowIR, pods: dict[str, PodSettings], flow: FlowPodOptions, operator: str
+) -> list[Diagnostic]:
+    """Pod settings only a KubernetesPodOperator can carry; TTL and workflow-level GC none."""
+    gc_fix = (
+        "use --pod-gc OnPodCompletion or OnPodSuccess (KubernetesPodOperator's on_finish_action)"
+    )
+    out = []
+    if operator != "kubernetes":
+        for s in ir.steps:
+            d = pods[s.name].decorator
+            if d is not None:
+                out.append(
+                    warning(
+                        "airflow-kubernetes",
+                        f"@kubernetes on {s.name!r} has no effect with --operator bash",
+                        "compile with --operator kubernetes to run the steps in pods",
+                        ir.file,
+                        d.span.line,
+                        d.span.col,
+                    )  # fmt: skip
+                )
+        if flow.any:
+            out.append(
+                error(
+                    "airflow-kubernetes",
+                    "pod options (--service-account, --label, --ttl...) need pods",
+                    "add --operator kubernetes",
+                    ir.file,
+                    ir.span.line,
+                    ir.span.col,
+                )  # fmt: skip
+            )
+        return out
+    fixes = {"ttl": "Airflow keeps task records itself; set the pods' cleanup with --pod-gc"}
+    if flow.pod_gc and flow.pod_gc not in _ON_FINISH:
+        fixes["pod_gc"] = gc_fix
+    return unsupported(ir, pods, "airflow", {}, flow, fixes)
+
+
 @lru_cache(maxsize=1)
 def _template():
     import jinja2
@@ -135,7 +188,12 @@ def _template():
 
 
 def _context(
-    ir: FlowIR, p: Plan, options: EmitOptions, operator: str, dag_id: str
+    ir: FlowIR,
+    p: Plan,
+    options: EmitOptions,
+    operator: str,
+    dag_id: str,
+    pods: dict[str, PodSettings] | None = None,
 ) -> dict[str, Any]:
     extra = options.extra
     kubernetes = operator == "kubernetes"
@@ -159,8 +217,9 @@ def _context(
     switch_of = {s.split: s for s in p.switches}
     tasks: list[dict[str, Any]] = []
     edges: list[tuple[str, str]] = []
+    pods = pods or {}
     for s in p.steps:
-        tasks.append(_task(s, kubernetes, foreach_of))
+        tasks.append(_task(s, kubernetes, foreach_of, pods.get(s.name, PodSettings())))
         for u in s.upstream:
             edges.append((u, s.name))
         if s.name in foreach_of:
@@ -201,6 +260,10 @@ def _context(
         "finalizer": finalizer,
         "run_tag": target_tag("airflow"),
         "edges": edges,
+        "uses_secrets": kubernetes and any(p.secrets or p.secret_keys for p in pods.values()),
+        "on_finish_action": _ON_FINISH.get(FlowPodOptions.from_extra(extra).pod_gc or "")
+        if kubernetes
+        else None,
         "foreach": bool(p.foreaches),
         "switch": bool(p.switches),
         "python_operators": [
@@ -214,7 +277,7 @@ def _context(
     }
 
 
-def _task(s: StepPlan, kubernetes: bool, foreach_of: dict) -> dict[str, Any]:
+def _task(s: StepPlan, kubernetes: bool, foreach_of: dict, pod: PodSettings) -> dict[str, Any]:
     t: dict[str, Any] = {
         "what": "step",
         "name": s.name,
@@ -229,7 +292,17 @@ def _task(s: StepPlan, kubernetes: bool, foreach_of: dict) -> dict[str, Any]:
     }
     if kubernetes:
         t["pod_name"] = _pod_name(s.name)
-        t["requests"], t["limits"] = _k8s_resources(dict(s.resources))
+        t["requests"], t["limits"] = _k8s_resources(merged_resources(s.resources, pod))
+        if pod.gpu_vendor != "nvidia" and "nvidia.com/gpu" in t["limits"]:
+            t["limits"][pod.gpu_resource] = t["limits"].pop("nvidia.com/gpu")
+        t["pod"] = pod
+        t["tolerations"] = [
+            [("toleration_seconds" if k == "tolerationSeconds" else k, v) for k, v in x]
+            for x in pod.tolerations
+        ]
+        # referenced by name: the whole secret as env, or one key as one variable
+        t["secrets"] = [(None, x, None) for x in pod.secrets]
+        t["secrets"] += [(var, name, key) for name, key, var in pod.secret_keys]
     return t
 
 

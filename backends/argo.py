@@ -45,7 +45,9 @@ from flowc.backends.deployment import (
     target_tag,
 )
 from flowc.backends.datastore_env import k8s_env_from
-from flowc.backends.graphplan import Plan, StepPlan, plan
+from flowc.backends.graphplan import ParamPlan, Plan, StepPlan, plan
+from flowc.backends.k8s import FlowPodOptions, PodSettings, merged_resources, pod_settings
+from flowc.backends.params import DefaultError, param_default, param_type
 from flowc.diagnostics import Diagnostic, error, warning
 from flowc.graph import is_foreach, is_switch
 from flowc.ir import FlowIR, Step
@@ -65,12 +67,14 @@ class ArgoEmitter(Emitter):
 
     def emit(self, ir: FlowIR, options: EmitOptions) -> EmitResult:
         p = plan(ir, "argo")
-        problems = list(p.diagnostics) + _option_problems(ir, p, options)
+        pods, pod_problems = pod_settings(ir, options.extra, "argo")
+        problems = list(p.diagnostics) + _option_problems(ir, p, options) + pod_problems
+        problems += _pod_value_problems(ir, pods, options)
         if any(d.is_error for d in problems):
             return EmitResult({}, tuple(problems))
         try:
-            docs = build(ir, p, options)
-        except ValueError as e:  # a parameter default with no JSON form (a NaN)
+            docs = build(ir, p, options, pods)
+        except (ValueError, DefaultError) as e:  # a default with no JSON form (a NaN)
             problems.append(_at(ir, "value", f"a value cannot be written: {e}", "use JSON values"))
             return EmitResult({}, tuple(problems))
         from flowc.backends.argo_check import semantic_problems
@@ -163,6 +167,47 @@ def _option_problems(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnost
     return out
 
 
+def _pod_value_problems(
+    ir: FlowIR, pods: dict[str, PodSettings], options: EmitOptions
+) -> list[Diagnostic]:
+    """Pod settings land in templates, where Argo substitutes ``{{...}}``: refuse braces."""
+    out = []
+    flow = FlowPodOptions.from_extra(options.extra)
+    for name, pod in [("", None), *pods.items()]:
+        values = _strings(flow if pod is None else pod)
+        bad = next((v for v in values if not _safe(v)), None)
+        if bad is not None:
+            d = pod.decorator if pod is not None else None
+            where = f"@kubernetes on {name!r}" if d else "a --label/--annotation/... option"
+            line, col = (d.span.line, d.span.col) if d else (ir.span.line, ir.span.col)
+            out.append(
+                error(
+                    "argo-value",
+                    f"{where} holds {bad!r}, whose '{{{{' or '}}}}' Argo would substitute",
+                    "choose a value without double braces",
+                    ir.file,
+                    line,
+                    col,
+                )
+            )
+    return out
+
+
+def _strings(obj: Any) -> list[str]:
+    if isinstance(obj, str):
+        return [obj]
+    if isinstance(obj, (tuple, list)):
+        return [x for v in obj for x in _strings(v)]
+    if hasattr(obj, "__dataclass_fields__"):
+        return [
+            x
+            for f in obj.__dataclass_fields__
+            if f != "decorator"
+            for x in _strings(getattr(obj, f))
+        ]
+    return []
+
+
 # --- names -----------------------------------------------------------------------------------
 
 
@@ -208,6 +253,31 @@ def param_value(value: Any) -> str:
     return json.dumps(value)
 
 
+def display_value(kind: str, value: Any) -> str:
+    """A parameter value as the Argo UI should show it: a string as its text, a number as its
+    digits, a bool as ``true``/``false``, JSON as JSON. Only a value that Argo would substitute
+    into (``{{``/``}}``) or Kubernetes expand (``$(``, ``$$``), or that the start task would read
+    back differently (text that is itself a JSON string literal) is written escaped: as a JSON
+    string (or JSON) whose braces and dollars are ``\\u007b``-style escapes, which
+    :func:`flowc.backends.argo_task.decode` reads back."""
+    if kind == "json":
+        text = json.dumps(value, ensure_ascii=False)
+        return text if _plain(text) else param_value(value)
+    if kind == "bool" and isinstance(value, bool):
+        return "true" if value else "false"
+    if kind in ("int", "float") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return param_value(value)
+    text = value if isinstance(value, str) else json.dumps(value)
+    from flowc.backends.argo_task import decode
+
+    want = value if isinstance(value, str) else text
+    return text if _plain(text) and decode(kind, text) == want else param_value(text)
+
+
+def _plain(text: str) -> bool:
+    return _safe(text) and "$(" not in text and "$$" not in text
+
+
 def k8s_literal(text: str) -> str:
     """Kubernetes expands ``$(VAR)`` in a container's command, args and env values; ``$$`` is
     its escape for ``$``."""
@@ -232,9 +302,14 @@ def _stacks(ir: FlowIR) -> dict[str, tuple[str, ...]]:
     }
 
 
-def build(ir: FlowIR, p: Plan, options: EmitOptions) -> list[dict[str, Any]]:
+def build(
+    ir: FlowIR, p: Plan, options: EmitOptions, pods: dict[str, PodSettings] | None = None
+) -> list[dict[str, Any]]:
     """The documents, as data: the workflow (template) and, when scheduled, a CronWorkflow."""
     extra = options.extra
+    if pods is None:
+        pods = pod_settings(ir, extra, "argo")[0]
+    flow_pod = FlowPodOptions.from_extra(extra)
     kind = extra.get("kind") or KINDS[0]
     name = _dns(ir.name)
     steps = ir.step_map()
@@ -257,7 +332,7 @@ def build(ir: FlowIR, p: Plan, options: EmitOptions) -> list[dict[str, Any]]:
                     "arguments": {"parameters": [{"name": "index", "value": "{{item}}"}]},
                 }
             )
-        templates.append(_container_template(ir, s, sp, p, options))
+        templates.append(_container_template(ir, s, sp, p, options, pods[sp.name], flow_pod))
     dags = [{"name": ENTRY, "dag": {"tasks": scopes[()]}}]
     for stack, tasks in scopes.items():
         if stack:
@@ -274,6 +349,7 @@ def build(ir: FlowIR, p: Plan, options: EmitOptions) -> list[dict[str, Any]]:
         spec["arguments"] = {"parameters": [_argument(x) for x in p.params]}
     if extra.get("parallelism"):
         spec["parallelism"] = int(extra["parallelism"])
+    spec.update(_workflow_pod_fields(flow_pod, pods))
     spec["templates"] = dags + templates
     metadata: dict[str, Any] = {}
     if kind == "workflow":
@@ -282,8 +358,12 @@ def build(ir: FlowIR, p: Plan, options: EmitOptions) -> list[dict[str, Any]]:
         metadata["name"] = name
     if extra.get("namespace"):
         metadata["namespace"] = extra["namespace"]
-    metadata["labels"] = {"app.kubernetes.io/managed-by": "flowc", "flowc.dev/flow": name}
-    metadata["annotations"] = _annotations(ir, p)
+    metadata["labels"] = {
+        **dict(flow_pod.labels),
+        "app.kubernetes.io/managed-by": "flowc",
+        "flowc.dev/flow": name,
+    }
+    metadata["annotations"] = {**dict(flow_pod.annotations), **_annotations(ir, p)}
     docs = [
         {
             "apiVersion": "argoproj.io/v1alpha1",
@@ -335,10 +415,28 @@ def _annotations(ir: FlowIR, p: Plan) -> dict[str, str]:
     return out
 
 
-def _argument(x) -> dict[str, Any]:  # noqa: ANN001
+def _workflow_pod_fields(flow: FlowPodOptions, pods: dict[str, PodSettings]) -> dict[str, Any]:
+    """Workflow-wide pod settings: the service account, image pull secrets (Argo has them only
+    per workflow, so every step's are listed), TTL and pod garbage collection."""
+    out: dict[str, Any] = {}
+    if flow.service_account:
+        out["serviceAccountName"] = flow.service_account
+    pulls = list(flow.image_pull_secrets)
+    for pod in pods.values():
+        pulls += [x for x in pod.image_pull_secrets if x not in pulls]
+    if pulls:
+        out["imagePullSecrets"] = [{"name": x} for x in pulls]
+    if flow.ttl is not None:
+        out["ttlStrategy"] = {"secondsAfterCompletion": int(flow.ttl)}
+    if flow.pod_gc:
+        out["podGC"] = {"strategy": flow.pod_gc}
+    return out
+
+
+def _argument(x: ParamPlan) -> dict[str, Any]:
     arg: dict[str, Any] = {"name": x.name}
     if x.has_default:
-        arg["value"] = param_value(x.default)
+        arg["value"] = display_value(param_type(x), param_default(x))
     elif not x.required:
         arg["value"] = "null"  # the task contract reads null as "no value"
     if x.help and _safe(x.help):
@@ -380,7 +478,13 @@ def _dag_task(
 
 
 def _container_template(
-    ir: FlowIR, s: Step, sp: StepPlan, p: Plan, options: EmitOptions
+    ir: FlowIR,
+    s: Step,
+    sp: StepPlan,
+    p: Plan,
+    options: EmitOptions,
+    pod: PodSettings,
+    flow_pod: FlowPodOptions,
 ) -> dict[str, Any]:
     extra = options.extra
     flow_path = extra.get("flow_path") or os.path.abspath(ir.file)
@@ -392,15 +496,17 @@ def _container_template(
         outputs.append(BRANCH)
     if outputs:
         wrapper += ["--outputs", OUTPUTS_DIR]
-    env: list[dict[str, str]] = []
-    env += _run_env(options)
+    env: list[dict[str, Any]] = []
+    task_tag: list[str] = []
     if s.name == "start":
         task_tag = ["--tag", target_tag("argo")]
+        # first in the list: Kubernetes expands $(VAR) only of variables defined before
         for i, x in enumerate(p.params):
-            wrapper += ["--param", x.name]
+            wrapper += ["--param", f"{x.name}:{param_type(x)}"]
             env.append(
                 {"name": f"FLOWC_PARAM_{i}", "value": f"{{{{workflow.parameters.{x.name}}}}}"}
             )
+    env += _run_env(options)  # after the parameters (see above)
     for key, value in sp.env:
         if _safe(key) and _safe(value):  # the task contract sets every @environment var itself
             env.append({"name": key, "value": k8s_literal(value)})
@@ -410,29 +516,48 @@ def _container_template(
         task += ["--index", "{{inputs.parameters.index}}"]
     if extra.get("package"):
         task += ["--package", str(extra["package"])]
-    if s.name == "start":
-        task += task_tag
+    task += task_tag
+    for secret, key, var in pod.secret_keys:  # referenced by name, never inlined
+        env.append({"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
     container: dict[str, Any] = {
-        "image": options.image,
+        "image": pod.image or options.image,
         "command": wrapper[:3],
         "args": [*wrapper[3:], "--", *task],
     }
+    if pod.image_pull_policy:
+        container["imagePullPolicy"] = pod.image_pull_policy
     if env:
         container["env"] = env
-    if env_from := k8s_env_from(options.datastore):  # the datastore's settings: a secret
+    env_from = k8s_env_from(options.datastore) or []  # the datastore's settings: a secret
+    env_from += [{"secretRef": {"name": x}} for x in pod.secrets]
+    if env_from:
         container["envFrom"] = env_from
-    requests, limits = _k8s_resources(dict(sp.resources))
+    requests, limits = _k8s_resources(merged_resources(sp.resources, pod))
+    if pod.gpu_vendor != "nvidia" and "nvidia.com/gpu" in limits:
+        limits[pod.gpu_resource] = limits.pop("nvidia.com/gpu")
     if requests or limits:
         container["resources"] = {
             k: v for k, v in (("requests", requests), ("limits", limits)) if v
         }
     t: dict[str, Any] = {"name": _step_template(s.name)}
     # the pods' labels: kubectl get pods -l flowc.dev/flow=...,flowc.dev/step=...
-    labels = {"flowc.dev/flow": _dns(ir.name), "flowc.dev/step": s.name[:63].strip("_")}
+    labels = {
+        **dict(pod.labels),
+        "flowc.dev/flow": _dns(ir.name),
+        "flowc.dev/step": s.name[:63].strip("_"),
+    }
     t["metadata"] = {"labels": labels}
+    if pod.annotations:
+        t["metadata"]["annotations"] = dict(pod.annotations)
     if sp.depth:
         t["inputs"] = {"parameters": [{"name": "index"}]}
     t["container"] = container
+    if pod.node_selector:
+        t["nodeSelector"] = dict(pod.node_selector)
+    if pod.tolerations:
+        t["tolerations"] = [_toleration(x) for x in pod.tolerations]
+    if pod.service_account and pod.service_account != flow_pod.service_account:
+        t["serviceAccountName"] = pod.service_account
     if outputs:
         t["outputs"] = {
             "parameters": [
@@ -473,6 +598,13 @@ def _finalize_template(ir: FlowIR, options: EmitOptions) -> dict[str, Any]:
             "env": _run_env(options),
         },
     }
+
+
+def _toleration(pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    t = dict(pairs)
+    if "tolerationSeconds" in t:
+        t["tolerationSeconds"] = int(t["tolerationSeconds"])
+    return {k: (v if k == "tolerationSeconds" else str(v)) for k, v in t.items()}
 
 
 def _output_file(output: str) -> str:

@@ -6,10 +6,12 @@
 body fans out over with ``withParam``) and ``DIR/branch`` (a switch: the step it took).
 
 Flow parameters reach the start task as environment variables ``FLOWC_PARAM_<i>`` (the i-th
-``--param NAME``) holding ``{{workflow.parameters.NAME}}``: Argo substitutes once, so the value
-arrives as given. Values are JSON (the compiled defaults are): a JSON string, list or object is
-decoded; a number, a bool or text that is not JSON goes as text, converted by the parameter's
-type as on the command line (``argo submit -p name=text`` needs no quotes).
+``--param NAME:TYPE``) holding ``{{workflow.parameters.NAME}}``: Argo substitutes once, so the
+value arrives as given. Values are shown and given as typed (``argo submit -p name=text``
+needs no quotes): :func:`decode` reads a JSON parameter as JSON, and a text parameter as the
+text itself unless it is a JSON string literal (``"..."``), which is decoded: that is the
+escaped form the compiler writes for a value holding ``{{``, ``}}``, ``$(`` or ``$$``. Numbers
+and bools go as their text, converted by the parameter's type as on the command line.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from flowc.backends.pod import index_paths, run_task
 
@@ -25,20 +28,45 @@ INDICES_FILE = "indices.json"
 BRANCH_FILE = "branch"
 
 
+def decode(kind: str, raw: str) -> Any:
+    """A parameter's value from its Argo text (see the module docstring). ``null`` is "no
+    value" for every type (a parameter without a default)."""
+    if raw == "null":
+        return None
+    if kind == "json":
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw  # the task contract reports it, naming the parameter
+    if kind in ("int", "float", "bool"):
+        return raw.strip()
+    if kind == "str":
+        if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                return raw
+            return value if isinstance(value, str) else raw
+        return raw
+    try:  # no type given: JSON when it parses
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    # a number or bool goes as its text, which the parameter's type reads exactly as the
+    # command line would (a str parameter given 1.50 keeps "1.50")
+    return raw.strip() if isinstance(value, (int, float)) else value
+
+
 def params_json(names: Sequence[str], environ: dict[str, str]) -> str:
-    """The ``--params-json`` object from the ``FLOWC_PARAM_<i>`` variables."""
+    """The ``--params-json`` object from the ``FLOWC_PARAM_<i>`` variables; each of ``names``
+    is ``NAME:TYPE`` (or a bare ``NAME``: untyped)."""
     doc = {}
-    for i, name in enumerate(names):
+    for i, spec in enumerate(names):
         raw = environ.get(f"FLOWC_PARAM_{i}")
         if raw is None:
             continue
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = raw
-        # a number or bool goes as its text, which the parameter's type reads exactly as the
-        # command line would (a str parameter given 1.50 keeps "1.50")
-        doc[name] = raw.strip() if isinstance(value, (int, float)) else value
+        name, _, kind = spec.partition(":")
+        doc[name] = decode(kind or "untyped", raw)
     return json.dumps(doc)
 
 

@@ -26,9 +26,12 @@ from flowc.ir import Decorator, FlowIR, NodeKind, Parameter, ParameterKind, Step
 INDICES_SUFFIX = "__indices"
 BRANCH_SUFFIX = "__branch"
 
-# Step decorators a backend can map (the rest run inside the task contract: catch, card).
-STEP_DECORATORS = {"retry", "timeout", "environment", "resources", "catch", "card"}
-FLOW_DECORATORS = {"schedule", "project"}
+# Step decorators a backend can map (the rest run inside the task contract: catch, card;
+# @kubernetes is read by flowc.backends.k8s; @pypi/@pypi_base packages go into the image,
+# flowc.backends.image).
+STEP_DECORATORS = {"retry", "timeout", "environment", "resources", "catch", "card", "kubernetes"}
+STEP_DECORATORS |= {"pypi"}
+FLOW_DECORATORS = {"schedule", "project", "pypi_base"}
 SCHEDULE_PRESETS = ("hourly", "daily", "weekly")
 
 

@@ -16,7 +16,6 @@ Options (``EmitOptions.extra``): ``python`` (the interpreter in the image), ``fl
 from __future__ import annotations
 
 import importlib.util
-import keyword
 import os
 import re
 import tempfile
@@ -25,6 +24,14 @@ from typing import Any
 
 from flowc.backends.base import EmitOptions, EmitResult, Emitter
 from flowc.backends.graphplan import Plan, StepPlan, plan
+from flowc.backends.k8s import (
+    FlowPodOptions,
+    PodSettings,
+    merged_resources,
+    pod_settings,
+    unsupported,
+)
+from flowc.backends.params import DefaultError, param_default, param_type, parameter_name
 from flowc.backends.literals import LiteralError, pyrepr
 from flowc.backends.deployment import (
     FINALIZE_NODE,
@@ -38,12 +45,17 @@ from flowc.graph import is_foreach, is_switch
 from flowc.ir import FlowIR
 
 DEFAULT_IMAGE = "flowc:0.1.0"
-_KFP_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
-# names the generated module binds at the top or inside the pipeline function
-_RESERVED = {"sys", "compiler", "dsl", "pipeline", "compile_to", "FLOW", "IMAGE", "COMMAND"}
-_RESERVED |= {"BASE_ARGS", "CACHING", "PARALLELISM", "DESCRIPTION"}
-_RESERVED |= {"USER", "FINALIZE_COMMAND", "FINALIZE_ARGS", "exit_task", FINALIZE_NODE}
-_LOCALS = ("t_", "item_", "step_")
+# what KFP cannot say about a pod, and where the setting goes instead
+_POD_FIXES = {
+    "service_account": "KFP sets the service account per run: pass service_account= to "
+    "kfp.Client().create_run_from_pipeline_package (or the run's settings in the UI)",
+    "secrets": "KFP takes chosen keys of a secret only: write "
+    "secrets={'secret-name': {'key': 'ENV_VAR'}}",
+}
+_FLOW_FIXES = {
+    "service_account": _POD_FIXES["service_account"],
+    "pod_gc": "KFP's pods are cleaned up by the cluster's KFP settings; use --ttl for the run",
+}
 _CRON_PRESETS = {"@hourly": "0 0 * * * *", "@daily": "0 0 0 * * *", "@weekly": "0 0 0 * * 0"}
 
 
@@ -70,7 +82,11 @@ class KfpEmitter(Emitter):
 
     def emit(self, ir: FlowIR, options: EmitOptions) -> EmitResult:
         p = plan(ir, "kfp")
-        problems = list(p.diagnostics)
+        pods, pod_problems = pod_settings(ir, options.extra, "kfp")
+        problems = list(p.diagnostics) + pod_problems
+        problems += unsupported(
+            ir, pods, "kfp", _POD_FIXES, FlowPodOptions.from_extra(options.extra), _FLOW_FIXES
+        )
         problems += _notes(ir, p, options)
         if importlib.util.find_spec("kfp") is None:
             problems.append(
@@ -86,15 +102,26 @@ class KfpEmitter(Emitter):
         if any(d.is_error for d in problems):
             return EmitResult({}, tuple(problems))
         try:
-            module = _Writer(ir, p, options).module()
-        except (LiteralError, _Unsupported) as e:
+            module = _Writer(ir, p, options, pods).module()
+        except (LiteralError, DefaultError, _Unsupported) as e:
+            value = isinstance(e, (LiteralError, DefaultError))
             d = error(
-                "kfp-value" if isinstance(e, LiteralError) else "kfp-graph",
+                "kfp-value" if value else "kfp-graph",
                 f"cannot write the pipeline: {e}",
-                "use JSON-like literal values" if isinstance(e, LiteralError) else e.fix,
+                "use JSON-like literal values" if value else e.fix,
                 ir.file,
                 getattr(e, "line", ir.span.line),
                 getattr(e, "col", ir.span.col),
+            )
+            return EmitResult({}, (*problems, d))
+        if "from kfp import kubernetes" in module and not _has_kfp_kubernetes():
+            d = error(
+                "kfp-sdk",
+                "the flow's pod settings (@kubernetes, pod options) need kfp-kubernetes",
+                "pip install 'flowc[kfp]' (kfp-kubernetes==2.17.3)",
+                ir.file,
+                ir.span.line,
+                ir.span.col,
             )
             return EmitResult({}, (*problems, d))
         name = pipeline_name(ir.name)
@@ -102,6 +129,13 @@ class KfpEmitter(Emitter):
         if options.extra.get("python_module"):
             files[f"{name}_pipeline.py"] = module
         return EmitResult(files, tuple(problems))
+
+
+def _has_kfp_kubernetes() -> bool:
+    try:
+        return importlib.util.find_spec("kfp.kubernetes") is not None
+    except ImportError:
+        return False
 
 
 class _Unsupported(Exception):
@@ -161,8 +195,9 @@ def _notes(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnostic]:
                 )
             )
     steps = ir.step_map()
+    pods = pod_settings(ir, options.extra, "kfp")[0]
     for s in p.steps:
-        if dict(s.resources).get("disk") is not None:
+        if merged_resources(s.resources, pods[s.name]).get("disk") is not None:
             out.append(
                 at(
                     "resources-disk",
@@ -234,8 +269,9 @@ class _Writer:
     """Writes the pipeline module: one component per step, then the pipeline function whose
     nested ``with`` blocks (loops, switch cases) follow the flow's nesting."""
 
-    def __init__(self, ir: FlowIR, p: Plan, options: EmitOptions):
-        self.ir, self.p, self.options = ir, p, options
+    def __init__(self, ir: FlowIR, p: Plan, options: EmitOptions, pods: dict[str, PodSettings]):
+        self.ir, self.p, self.options, self.pods = ir, p, options, pods
+        self.flow_pod = FlowPodOptions.from_extra(options.extra)
         self.extra = options.extra
         self.steps = ir.step_map()
         self.pos = {s.name: i for i, s in enumerate(p.steps)}
@@ -308,12 +344,7 @@ class _Writer:
         """(flow name, python identifier, flowc type, default, has default) per parameter."""
         out, seen = [], set()
         for x in self.p.params:
-            ident = re.sub(r"\W", "_", x.name)
-            if not ident.isidentifier() or ident[0].isdigit():
-                ident = "p_" + ident
-            # never a keyword, nor a name the pipeline function itself uses
-            if keyword.iskeyword(ident) or ident in _RESERVED or ident.startswith(_LOCALS):
-                ident += "_"
+            ident = parameter_name(x.name, "kfp")
             if ident in seen:
                 span = self.ir.span
                 raise _Unsupported(
@@ -323,14 +354,10 @@ class _Writer:
                     span.col,
                 )
             seen.add(ident)
-            kind = x.type if x.type in _KFP_TYPES or x.type == "json" else None
-            if x.kind != "parameter":
-                kind = "str"
-            if kind is None:
-                kind = _infer(x.default)
-            if kind == "json" and isinstance(x.default, list):
+            kind, default = param_type(x), param_default(x)
+            if kind == "json" and isinstance(default, list):
                 kind = "list"
-            out.append((x.name, ident, kind, x.default, x.has_default))
+            out.append((x.name, ident, kind, default, x.has_default))
         return out
 
     # --- rendering -------------------------------------------------------------------------
@@ -344,6 +371,10 @@ class _Writer:
         if extra.get("package"):
             base += ["--package", str(extra["package"])]
         python = extra.get("python") or "python3"
+        # kfp writes every number as a float (1000 -> 1000.0, also inside a dict): these
+        # defaults are written back as they are
+        exact = {i: d for _, i, k, d, has in self.params if has and k in ("int", "json", "list")}
+        uses_k8s = any(self._k8s_calls(s, "t", "") for s in self.p.steps)
         lines = [
             '"""Kubeflow Pipelines pipeline generated by `flowc compile --target kfp`. Do not edit:',
             "compile again.",
@@ -356,7 +387,9 @@ class _Writer:
             "",
             "import sys",
             "",
+            "import yaml",
             "from kfp import compiler, dsl",
+            *(["from kfp import kubernetes"] if uses_k8s else []),
             "",
             f"FLOW = {pyrepr(ir.name)}",
             f"IMAGE = {pyrepr(self.options.image or DEFAULT_IMAGE)}",
@@ -368,6 +401,7 @@ class _Writer:
             f"USER = {pyrepr(extra.get('user') or deployer())}  # the runs' user: the deployer",
             f"FINALIZE_COMMAND = {pyrepr([python, '-m', 'flowc'])}",
             f"FINALIZE_ARGS = {pyrepr(self._finalize_args())}",
+            f"DEFAULTS = {pyrepr(exact)}",
         ]
         for s in self.p.steps:
             lines += ["", ""] + self._component(s)
@@ -388,8 +422,22 @@ class _Writer:
             "        line if line.startswith('#') else '#    ' + line",
             "        for line in text[:cut].splitlines()",
             "    ]",
+            "    body = text[cut:]",
+            "    if DEFAULTS:",
+            "        docs = list(yaml.safe_load_all(body))",
+            "        inputs = docs[0]['root']['inputDefinitions']['parameters']",
+            "        for name, value in DEFAULTS.items():",
+            "            inputs[name]['defaultValue'] = value",
+            "            mark = f'#    {name}: '",
+            "            header = [",
+            "                line[: line.index(' [Default: ')] + f' [Default: {value}]'",
+            "                if line.startswith(mark) and ' [Default: ' in line",
+            "                else line",
+            "                for line in header",
+            "            ]",
+            "        body = yaml.dump_all(docs, sort_keys=True)",
             "    with open(path, 'w', encoding='utf-8') as f:",
-            "        f.write(''.join(line + '\\n' for line in header) + text[cut:])",
+            "        f.write(''.join(line + '\\n' for line in header) + body)",
             "",
             "",
             'if __name__ == "__main__":',
@@ -444,11 +492,15 @@ class _Writer:
             "@dsl.container_component",
             f"def step_{s.name}({sig}):",
             "    return dsl.ContainerSpec(",
-            "        image=IMAGE,",
+            f"        image={self._image(s)},",
             "        command=COMMAND,",
             f"        args=[*BASE_ARGS, {', '.join(args)}],",
             "    )",
         ]
+
+    def _image(self, s: StepPlan) -> str:
+        own = self.pods[s.name].image
+        return "IMAGE" if not own or own == self.options.image else pyrepr(own)
 
     def _contexts_loops(self, s: StepPlan) -> bool:
         return any(c[0] == "loop" for c in self._contexts(s))
@@ -463,8 +515,12 @@ class _Writer:
         # parameters without a default first, as Python requires
         sig.sort(key=lambda t: "=" in t)
         name = pipeline_name(self.ir.name)
+        config = ""
+        if self.flow_pod.ttl is not None:
+            ttl = int(self.flow_pod.ttl)
+            config = f", pipeline_config=dsl.PipelineConfig(ttl_seconds_after_finished={ttl})"
         out = [
-            f"@dsl.pipeline(name={pyrepr(name)}, description=DESCRIPTION)",
+            f"@dsl.pipeline(name={pyrepr(name)}, description=DESCRIPTION{config})",
             f"def pipeline({', '.join(sig)}):",
         ]
         body = self._render(self._tree(), 2, None)
@@ -549,7 +605,8 @@ class _Writer:
                 f"{pad}{v}.set_retry({s.retries}, backoff_duration="
                 f"{pyrepr(f'{int(s.retry_delay)}s')}, backoff_factor=1.0)"
             )
-        res = dict(s.resources)
+        pod = self.pods[s.name]
+        res = merged_resources(s.resources, pod)
         if res.get("cpu") is not None:
             cpu = pyrepr(str(res["cpu"]))
             out.append(f"{pad}{v}.set_cpu_request({cpu}).set_cpu_limit({cpu})")
@@ -558,12 +615,38 @@ class _Writer:
             out.append(f"{pad}{v}.set_memory_request({mem}).set_memory_limit({mem})")
         if res.get("gpu"):
             out.append(
-                f"{pad}{v}.set_accelerator_type('nvidia.com/gpu')"
+                f"{pad}{v}.set_accelerator_type({pyrepr(pod.gpu_resource)})"
                 f".set_accelerator_limit({pyrepr(str(res['gpu']))})"
             )
         for key, value in s.env:
             out.append(f"{pad}{v}.set_env_variable({pyrepr(key)}, {pyrepr(value)})")
         out.append(f"{pad}{v}.set_env_variable({pyrepr(USER_VAR)}, USER)")
+        return out + self._k8s_calls(s, v, pad)
+
+    def _k8s_calls(self, s: StepPlan, v: str, pad: str) -> list[str]:
+        """kfp-kubernetes calls for the pod settings the task's platform config holds."""
+        pod = self.pods[s.name]
+        k = f"{pad}kubernetes."
+        out = []
+        if pod.image_pull_policy:
+            out.append(f"{k}set_image_pull_policy({v}, {pyrepr(pod.image_pull_policy)})")
+        if pod.image_pull_secrets:
+            out.append(f"{k}set_image_pull_secrets({v}, {pyrepr(list(pod.image_pull_secrets))})")
+        for key, value in pod.node_selector:
+            out.append(f"{k}add_node_selector({v}, {pyrepr(key)}, {pyrepr(value)})")
+        for t in pod.tolerations:
+            kw = {"tolerationSeconds": "toleration_seconds"}
+            args = ", ".join(f"{kw.get(a, a)}={pyrepr(b)}" for a, b in t)
+            out.append(f"{k}add_toleration({v}, {args})")
+        secrets: dict[str, dict[str, str]] = {}
+        for name, key, var in pod.secret_keys:
+            secrets.setdefault(name, {})[key] = var
+        for name, keys in secrets.items():
+            out.append(f"{k}use_secret_as_env({v}, {pyrepr(name)}, {pyrepr(keys)})")
+        for key, value in pod.labels:
+            out.append(f"{k}add_pod_label({v}, {pyrepr(key)}, {pyrepr(value)})")
+        for key, value in pod.annotations:
+            out.append(f"{k}add_pod_annotation({v}, {pyrepr(key)}, {pyrepr(value)})")
         return out
 
 
@@ -575,20 +658,6 @@ def _first_of(c: Any, pos: dict[str, int]) -> int:
 
 def _annotation(kind: str) -> str:
     return {"json": "dict", "list": "list"}.get(kind, kind)
-
-
-def _infer(default: Any) -> str:
-    if isinstance(default, bool):
-        return "bool"
-    if isinstance(default, int):
-        return "int"
-    if isinstance(default, float):
-        return "float"
-    if isinstance(default, list):
-        return "list"
-    if isinstance(default, dict):
-        return "json"
-    return "str"
 
 
 __all__ = ["DEFAULT_IMAGE", "KfpEmitter", "compile_module", "recurring_run_settings"]

@@ -4,7 +4,9 @@ Four independent checks, each catching what the others let through: the whole do
 into ``PipelineSpec`` (unknown fields, bad enums, wrong types), every executor parsed into
 ``ExecutorSpec`` (they are an untyped Struct in the document), the SDK's own loader, and a walk
 of the references none of those resolve (componentRef, dependentTasks, producerTask,
-producerSubtask, executorLabel).
+producerSubtask, executorLabel). A pipeline with Kubernetes settings carries a second document,
+the platform spec: it is parsed into ``PlatformSpec``, each executor's settings into
+kfp-kubernetes' ``KubernetesExecutorConfig``, and each must name an executor of the pipeline.
 """
 
 from __future__ import annotations
@@ -17,12 +19,38 @@ class KfpInvalid(ValueError):
 
 
 def load(text: str) -> dict[str, Any]:
+    """The pipeline spec (the first document)."""
+    return load_all(text)[0]
+
+
+def load_all(text: str) -> list[dict[str, Any]]:
+    """The pipeline spec and, when the pipeline has one, the platform spec."""
     import yaml
 
-    doc = yaml.safe_load(text)
-    if not isinstance(doc, dict):
-        raise KfpInvalid("yaml: not a mapping")
-    return doc
+    docs = list(yaml.safe_load_all(text))
+    if not docs or len(docs) > 2 or not all(isinstance(d, dict) for d in docs):
+        raise KfpInvalid("yaml: not one or two mappings")
+    return docs
+
+
+def check_platform(doc: dict[str, Any], platform: dict[str, Any]) -> None:
+    from google.protobuf import json_format
+    from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s
+    from kfp.pipeline_spec import pipeline_spec_pb2 as pb
+
+    try:
+        json_format.ParseDict(platform, pb.PlatformSpec())
+    except json_format.ParseError as e:
+        raise KfpInvalid(f"PlatformSpec: {e}") from None
+    executors = doc.get("deploymentSpec", {}).get("executors", {})
+    kube = platform.get("platforms", {}).get("kubernetes", {})
+    for label, config in kube.get("deploymentSpec", {}).get("executors", {}).items():
+        if label not in executors:
+            raise KfpInvalid(f"PlatformSpec: executor {label!r} is not in the pipeline")
+        try:
+            json_format.ParseDict(config, k8s.KubernetesExecutorConfig())
+        except json_format.ParseError as e:
+            raise KfpInvalid(f"KubernetesExecutorConfig {label}: {e}") from None
 
 
 def check_proto(doc: dict[str, Any]) -> None:
@@ -85,11 +113,22 @@ def check_references(doc: dict[str, Any]) -> None:
 def validate_file(path: str) -> dict[str, Any]:
     """All four checks; the parsed document when it passes."""
     with open(path, encoding="utf-8") as f:
-        doc = load(f.read())
+        docs = load_all(f.read())
+    doc = docs[0]
     check_proto(doc)
+    if len(docs) == 2:
+        check_platform(doc, docs[1])
     check_loads(path)
     check_references(doc)
     return doc
 
 
-__all__ = ["KfpInvalid", "check_loads", "check_proto", "check_references", "validate_file"]
+__all__ = [
+    "KfpInvalid",
+    "check_loads",
+    "check_platform",
+    "load_all",
+    "check_proto",
+    "check_references",
+    "validate_file",
+]

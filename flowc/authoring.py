@@ -140,6 +140,9 @@ catch = _recording_decorator("catch", "step")
 timeout = _recording_decorator("timeout", "step")
 resources = _recording_decorator("resources", "step")
 environment = _recording_decorator("environment", "step")
+# Metaflow's pod settings (image, cpu, memory, node_selector, secrets...): locally only recorded;
+# the Kubernetes targets map them (flowc.backends.k8s)
+kubernetes = _recording_decorator("kubernetes", "step")
 schedule = _recording_decorator("schedule", "flow")
 project = _recording_decorator("project", "flow")
 

@@ -820,6 +820,44 @@ def _unpacked(package_id: str, datastore: str | None) -> str:
 @click.option("--enable-caching", is_flag=True, help="KFP: let KFP cache tasks (off by default).")
 @click.option("--schedule-spec", is_flag=True, help="KFP: print @schedule as recurring-run JSON.")
 @click.option("--python-module", metavar="PATH", help="KFP: also write the pipeline module.")
+@click.option("--service-account", metavar="NAME", help="Pods' Kubernetes service account.")
+@click.option(
+    "--ttl",
+    type=click.IntRange(min=0),
+    metavar="SECONDS",
+    help="Keep a finished run's objects this long.",
+)
+@click.option(
+    "--pod-gc",
+    type=click.Choice(
+        ["OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess"]
+    ),
+    help="Argo: when to delete the pods.",
+)
+@click.option(
+    "--image-pull-secret",
+    "image_pull_secrets",
+    multiple=True,
+    metavar="NAME",
+    help="Secret to pull images with (repeatable).",
+)
+@click.option(
+    "--node-selector",
+    "node_selector",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Pods' node selector (repeatable).",
+)
+@click.option(
+    "--label", "labels", multiple=True, metavar="KEY=VALUE", help="Label the pods (repeatable)."
+)
+@click.option(
+    "--annotation",
+    "annotations",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Annotate the pods (repeatable).",
+)
 def compile_(
     flow_file: str,
     target: str,
@@ -840,6 +878,13 @@ def compile_(
     enable_caching: bool = False,
     schedule_spec: bool = False,
     python_module: str | None = None,
+    service_account: str | None = None,
+    ttl: int | None = None,
+    pod_gc: str | None = None,
+    image_pull_secrets: tuple[str, ...] = (),
+    node_selector: tuple[str, ...] = (),
+    labels: tuple[str, ...] = (),
+    annotations: tuple[str, ...] = (),
 ) -> int:
     """Compile a flow for an orchestrator: flowc compile FLOW_FILE --target airflow -o DIR.
 
@@ -847,6 +892,8 @@ def compile_(
     file:line:col diagnostics (exit 2), like lint errors.
     """
     from flowc.backends import base
+    from flowc.backends.k8s import cli_options
+    from flowc.backends.report import compile_notes
     from flowc.runtime.launch import checked_flow
 
     path = _flow_file(flow_file)
@@ -870,6 +917,12 @@ def compile_(
         extra = {k: extra[k] for k in ("python", "flow_path")}
         extra.update(enable_caching=enable_caching, parallelism=parallelism)
         extra["python_module"] = bool(python_module)
+    try:
+        extra["kubernetes"] = cli_options(
+            service_account, ttl, pod_gc, image_pull_secrets, node_selector, labels, annotations
+        )
+    except ValueError as e:
+        raise CommandError(f"{e}; pass KEY=VALUE") from None
     options = base.EmitOptions(datastore=datastore, image=image, extra=extra)
     result = base.get_emitter(target).emit(ir, options)
     if package and not any(d.is_error for d in result.diagnostics):
@@ -883,6 +936,8 @@ def compile_(
         raise CommandError(
             f"{path}: {ir.name} uses {n} feature{'s' if n > 1 else ''} {target} cannot express"
         )
+    for note in compile_notes(ir, target, options):
+        click.echo(note, err=True)
     files = dict(result.files)
     paths = {}
     if target == "kfp":
@@ -907,6 +962,52 @@ def compile_(
         os.makedirs(os.path.dirname(os.path.abspath(target_path)), exist_ok=True)
         write_atomic(target_path, [files[name].encode()])
         click.echo(f"wrote {target_path}", err=True)
+    return EXIT_OK
+
+
+@cli.command(name="image")
+@click.argument("flow_file", metavar="FLOW_FILE")
+@click.option("-o", "--output", metavar="FILE", help="Write the Dockerfile here (default: stdout).")
+@click.option("--flow", "flow_name", metavar="NAME", help="The flow class.")
+@click.option("--datastore", metavar="URL", help="The datastore the pods use (s3:// adds s3).")
+@click.option("--package", is_flag=True, help="Leave the code out: compile with --package.")
+@click.option("--flowc-requirement", metavar="REQ", help="Install flowc from REQ instead.")
+def image(
+    flow_file: str,
+    output: str | None,
+    flow_name: str | None,
+    datastore: str | None,
+    package: bool,
+    flowc_requirement: str | None,
+) -> int:
+    """Write a Dockerfile for a flow's pods: flowc image FLOW_FILE -o Dockerfile.
+
+    A pinned Python, flowc with the extras the flow needs, the flow's requirements
+    (requirements.txt beside it, @pypi_base/@pypi packages) and, unless --package, its code.
+    """
+    from flowc.backends.image import dockerfile
+    from flowc.runtime.launch import checked_flow
+
+    path = _flow_file(flow_file)
+    ir, warnings = _launch_errors(lambda: checked_flow(path, flow_name))
+    _print_diagnostics(warnings, err=True)
+    recipe = dockerfile(
+        ir, datastore or os.environ.get("FLOWC_DATASTORE"), package, flowc_requirement
+    )
+    _print_diagnostics(recipe.diagnostics, err=True)
+    if any(d.is_error for d in recipe.diagnostics):
+        raise CommandError(f"{path}: the flow's requirements cannot be written into an image")
+    if output is None:
+        click.echo(recipe.text, nl=False)
+    else:
+        from flowc.atomic import write_atomic
+
+        write_atomic(output, [recipe.text.encode()])
+        click.echo(f"wrote {output}", err=True)
+    how = "--package" if package else f"--flow-path {recipe.flow_path}"
+    click.echo(
+        f"build it, push it, then: flowc compile {flow_file} --image REPO:TAG {how}", err=True
+    )
     return EXIT_OK
 
 
@@ -1006,7 +1107,7 @@ def main(argv: list[str] | None = None, prog_name: str | None = None) -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
-FLOW_VERBS = ("run", "resume", "show", "validate", "task", "compile", "card")
+FLOW_VERBS = ("run", "resume", "show", "validate", "task", "compile", "image", "card")
 
 
 def flow_main(path: str, flow_name: str) -> None:

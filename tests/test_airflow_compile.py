@@ -118,7 +118,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
 
 UNSUPPORTED = """
 from flowc import FlowSpec, step, retry
-from metaflow import kubernetes
+from metaflow import batch
 
 
 class U(FlowSpec):
@@ -127,7 +127,7 @@ class U(FlowSpec):
         self.items = [1, 2]
         self.next(self.body, foreach="items")
 
-    @kubernetes(cpu=2)
+    @batch(cpu=2)
     @step
     def body(self):
         self.pick = "a"

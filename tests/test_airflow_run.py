@@ -492,3 +492,50 @@ def test_kubernetes_dag_parses_with_image_command_and_resources(airflow, tmp_pat
         "memory": "2048Mi",
     }
     assert train.partial_kwargs["retries"] == 2
+
+
+def test_kubernetes_pod_operator_takes_every_kubernetes_argument(airflow, tmp_path):
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    from tests.test_k8s import FLOW_OPTIONS, PODS
+
+    flow = tmp_path / "pod_flow.py"
+    flow.write_text(PODS)
+    out = tmp_path / "k8s"
+    out.mkdir()
+    proc = run_flowc(
+        "compile", str(flow), "--target", "airflow", "--operator", "kubernetes",
+        "--image", "repo/flows:1", "-o", str(out), *FLOW_OPTIONS, "--pod-gc", "OnPodSuccess",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    dag = airflow.dagbag(out / "PodFlow.py").get_dag("PodFlow")
+    start, end = dag.get_task("start"), dag.get_task("end")
+    assert isinstance(start, KubernetesPodOperator)
+    assert start.image == "repo/train:2" and end.image == "repo/flows:1"
+    assert start.image_pull_policy == "Always"
+    assert [x.name for x in start.image_pull_secrets] == ["base-pull", "regcred"]
+    assert start.node_selector == {"disk": "ssd", "pool": "gpu", "zone": "a"}
+    (tol,) = start.tolerations
+    assert (tol.key, tol.operator, tol.effect) == ("gpu", "Exists", "NoSchedule")
+    assert start.service_account_name == "trainer" and end.service_account_name == "runner"
+    (secret,) = start.secrets
+    assert (secret.deploy_type, secret.deploy_target, secret.secret, secret.key) == (
+        "env", "DB_PASSWORD", "db", "password",
+    )  # fmt: skip
+    (whole,) = end.secrets
+    assert (whole.deploy_target, whole.secret, whole.key) == (None, "whole", None)
+    assert start.labels["team"] == "ml" and start.labels["env"] == "prod"
+    # a templated field: Airflow renders it back to the value as written
+    rendered = start.render_template(start.annotations, {}, start.get_template_env())
+    assert rendered == {"note": "{not a template}", "owner": "ml-team"}
+    assert start.container_resources.requests == {
+        "cpu": "4", "memory": "4096Mi", "ephemeral-storage": "1024Mi",
+    }  # fmt: skip
+    assert start.container_resources.limits == {"memory": "4096Mi", "amd.com/gpu": "1"}
+    assert str(start.on_finish_action).endswith(("delete_succeeded_pod", "DELETE_SUCCEEDED_POD"))
+    # a pod option without pods, and a TTL Airflow has no place for, are errors
+    for args in (("--label", "a=b"), ("--operator", "kubernetes", "--ttl", "5")):
+        proc = run_flowc(
+            "compile", str(flow), "--target", "airflow", "--image", "i", "-o", str(out), *args
+        )
+        assert proc.returncode == 2 and "error[airflow-kubernetes]" in proc.stderr, proc.stderr

@@ -30,6 +30,7 @@ SHIM_NAMES = (
     "timeout",
     "resources",
     "environment",
+    "kubernetes",
     "schedule",
     "project",
 )
