@@ -92,7 +92,7 @@ def typed_argo(typed) -> tuple[Path, str]:
 def compile_flow(flow: Path, target: str, out: Path, *args: str, ok: bool = True):
     proc = run_flowc(
         "compile", str(flow), "--target", target, "-o", str(out), "--python", sys.executable,
-        "--datastore", str(out.parent / "ds"), "--image", "repo/flows:1", *args,
+        "--datastore", f"file://{out.parent / 'ds'}", "--image", "repo/flows:1", *args,
         cwd=flow.parent,
     )  # fmt: skip
     assert (proc.returncode == 0) == ok, proc.stderr
@@ -411,7 +411,8 @@ def test_golden_lr_flow_on_kubernetes(tmp_path, target, golden):
     texts = []
     for i in range(2):
         out = tmp_path / f"{i}.yaml"
-        proc = run_flowc("compile", str(flow), "--target", target, "-o", str(out), *GOLDEN_ARGS)
+        proc = run_flowc("compile", str(flow), "--target", target, "-o", str(out), *GOLDEN_ARGS,
+                         env={"FLOWC_USER": "deployer"})
         assert proc.returncode == 0, proc.stderr
         texts.append(out.read_text())
     assert texts[0] == texts[1]
