@@ -39,6 +39,12 @@ class FlowSpec:
     def name(self) -> str:
         return type(self).__name__
 
+    def __iter__(self) -> Any:
+        """The flow's steps (functions with ``.name``), in definition order, as Metaflow's."""
+        from flowc.extend import step_names
+
+        return iter([getattr(type(self), n) for n in step_names(type(self))])
+
     def __getattr__(self, name: str) -> Any:
         state = self.__dict__.get("_flowc_task")
         if state is None or name.startswith("__"):
@@ -109,6 +115,7 @@ class FlowSpec:
 def step(func: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a method as a step of the flow."""
     func.is_step = True  # type: ignore[attr-defined]
+    func.name = func.__name__  # type: ignore[attr-defined]
     func.__flowc_decorators__ = list(getattr(func, "__flowc_decorators__", []))  # type: ignore[attr-defined]
     return func
 
@@ -142,6 +149,8 @@ resources = _recording_decorator("resources", "step")
 environment = _recording_decorator("environment", "step")
 schedule = _recording_decorator("schedule", "flow")
 project = _recording_decorator("project", "flow")
+parallel = _recording_decorator("parallel", "step")
+secrets = _recording_decorator("secrets", "step")
 
 # ----------------------------------------------------------------------------- parameters ---
 

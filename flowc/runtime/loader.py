@@ -32,6 +32,13 @@ SHIM_NAMES = (
     "environment",
     "schedule",
     "project",
+    "parallel",
+    "secrets",
+    "config_expr",
+    "FlowMutator",
+    "StepMutator",
+    "UserStepDecorator",
+    "user_step_decorator",
 )
 
 
@@ -63,10 +70,31 @@ def install_metaflow_shim() -> None:
     shim.__path__ = []  # type: ignore[attr-defined] - a package, for metaflow.* submodules
     sys.modules["metaflow"] = shim
     # from metaflow.cards import Markdown, ...: flowc.cards, loaded on first use
-    cards = types.ModuleType("metaflow.cards", "flowc.cards standing in for metaflow.cards")
+    cards = _submodule(shim, "cards", "flowc.cards standing in for metaflow.cards")
     cards.__getattr__ = _card_names  # type: ignore[attr-defined]
-    sys.modules["metaflow.cards"] = cards
-    shim.cards = cards  # type: ignore[attr-defined]
+    # Metaflow's other public module paths that flows and notebooks import from
+    _submodule(shim, "metaflow_current").current = flowc.current  # type: ignore[attr-defined]
+    exception = _submodule(shim, "exception")
+    from flowc.errors import MetaflowException, MetaflowNotFound
+
+    exception.MetaflowException = MetaflowException  # type: ignore[attr-defined]
+    exception.MetaflowNotFound = MetaflowNotFound  # type: ignore[attr-defined]
+    client = _submodule(shim, "client")
+    client.__getattr__ = _client_names  # type: ignore[attr-defined]
+    plugins = _submodule(shim, "plugins")
+    card_plugins = _submodule(plugins, "cards")
+    card_exc = _submodule(card_plugins, "exception")
+    card_exc.__getattr__ = _card_names  # type: ignore[attr-defined]
+    card_plugins.__getattr__ = _card_names  # type: ignore[attr-defined]
+
+
+def _submodule(parent: types.ModuleType, name: str, doc: str | None = None) -> types.ModuleType:
+    full = f"{parent.__name__}.{name}"
+    module = types.ModuleType(full, doc or f"flowc standing in for {full}")
+    module.__path__ = []  # type: ignore[attr-defined]
+    sys.modules[full] = module
+    setattr(parent, name, module)
+    return module
 
 
 def _card_names(name: str):  # noqa: ANN202 - a module __getattr__
@@ -78,7 +106,7 @@ def _card_names(name: str):  # noqa: ANN202 - a module __getattr__
 def _client_names(name: str):  # noqa: ANN202 - a module __getattr__
     import flowc
 
-    if name in flowc._CLIENT:
+    if name in flowc._CLIENT or name in flowc._LAZY:
         return getattr(flowc, name)
     raise AttributeError(f"flowc's stand-in for metaflow has no {name!r}")
 

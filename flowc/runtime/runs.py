@@ -16,7 +16,7 @@ from flowc.ir import FlowIR
 
 
 def user_name() -> str:
-    for var in ("FLOWC_USER", "USER", "USERNAME"):
+    for var in ("FLOWC_USER", "METAFLOW_USER", "USER", "USERNAME"):
         if os.environ.get(var):
             return os.environ[var]
     try:
