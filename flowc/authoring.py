@@ -45,6 +45,18 @@ class FlowSpec:
 
         return iter([getattr(type(self), n) for n in step_names(type(self))])
 
+    @property
+    def _graph(self) -> Any:
+        """Metaflow's ``FlowGraph`` view of this flow (``self._graph["a"].type``)."""
+        from flowc.flowgraph import graph_of
+
+        return graph_of(type(self))
+
+    @property
+    def _current_step(self) -> str | None:
+        """The step running now (Metaflow's private name for ``current.step_name``)."""
+        return current.step_name
+
     def __getattr__(self, name: str) -> Any:
         state = self.__dict__.get("_flowc_task")
         if state is None or name.startswith("__"):
@@ -217,6 +229,32 @@ class _Current:
     pathspec: str | None = None
     username: str | None = None
     tags: tuple[str, ...] = ()
+    namespace: str | None = None
+    # @project (None without one)
+    project_name: str | None = None
+    branch_name: str | None = None
+    project_flow_name: str | None = None
+    is_production: bool | None = None
+    parallel: Any = None  # in a @parallel step: num_nodes, node_index, control_task_id
+    _datastore: Any = None  # the running task's datastore, for current.task / current.run
+
+    @property
+    def task(self) -> Any:
+        """This task as a client ``Task`` (picklable: store it as an artifact)."""
+        if not self.is_running_flow:
+            return None
+        from flowc.client.objects import Task
+
+        return Task._running(self.pathspec, self._datastore)
+
+    @property
+    def run(self) -> Any:
+        """This run as a client ``Run``."""
+        if not self.is_running_flow:
+            return None
+        from flowc.client.objects import Run
+
+        return Run(f"{self.flow_name}/{self.run_id}", self._datastore, _check_namespace=False)
 
     @property
     def tempdir(self) -> str | None:

@@ -21,3 +21,15 @@ class MetaflowException(Exception):
 
 class MetaflowNotFound(MetaflowException):
     headline = "Object not found"
+
+
+class UnhandledInMergeArtifactsException(MetaflowException):
+    """``merge_artifacts`` met an artifact whose value differs across the join's inputs."""
+
+    headline = "Unhandled artifacts in merge"
+
+
+class MissingInMergeArtifactsException(MetaflowException):
+    """``merge_artifacts(include=...)`` named an artifact no input has."""
+
+    headline = "Missing artifacts in merge"

@@ -54,6 +54,19 @@ class _Object:
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.pathspec))
 
+    def __reduce__(self) -> Any:
+        """Pickled as its pathspec and datastore URL (a step may store ``current.task``); it
+        opens again in any namespace, as Metaflow's pickled client objects do."""
+        return (_reopen, (type(self).__name__, self.pathspec, self._ds.url))
+
+
+def _reopen(kind: str, pathspec: str, url: str) -> _Object:
+    ds = Datastore(url)
+    if kind == "Run":
+        return Run(pathspec, ds, _check_namespace=False)
+    cls = {"Flow": Flow, "Step": Step, "Task": Task, "DataArtifact": DataArtifact}[kind]
+    return cls(pathspec, ds)
+
 
 # --- Flow -----------------------------------------------------------------------------------------
 
@@ -100,6 +113,14 @@ class Flow(_Object):
     @property
     def latest_successful_run(self) -> Run | None:
         return next((r for r in self.runs() if r.successful), None)
+
+    @property
+    def parent(self) -> None:
+        return None
+
+    @property
+    def path_components(self) -> list[str]:
+        return [self.id]
 
 
 def _warn(message: str) -> None:
@@ -165,7 +186,7 @@ class Run(_Object):
 
     @property
     def system_tags(self) -> frozenset[str]:
-        return frozenset({f"user:{self.user}"})
+        return frozenset({f"user:{self.user}", *self.record.get("system_tags", ())})
 
     @property
     def tags(self) -> frozenset[str]:
@@ -175,16 +196,32 @@ class Run(_Object):
         self.add_tags([tag])
 
     def add_tags(self, tags: list[str] | tuple[str, ...]) -> None:
-        self._set_tags(self.user_tags | set(_check_tags(tags)))
+        """Add user tags; a tag that is already a system tag is left alone."""
+        self._set_tags(self.user_tags | (set(_check_tags(tags)) - self.system_tags))
 
     def remove_tag(self, tag: str) -> None:
         self.remove_tags([tag])
 
     def remove_tags(self, tags: list[str] | tuple[str, ...]) -> None:
+        self._check_not_system(tags)
         self._set_tags(self.user_tags - set(_check_tags(tags)))
 
     def replace_tag(self, old: str, new: str) -> None:
-        self._set_tags((self.user_tags - {old}) | set(_check_tags([new])))
+        self.replace_tags([old], [new])
+
+    def replace_tags(self, remove: list[str] | tuple[str, ...], add: list[str] | tuple[str, ...]) -> None:
+        """Remove ``remove``, then add ``add``, in one change."""
+        self._check_not_system(remove)
+        kept = self.user_tags - set(_check_tags(remove))
+        self._set_tags(kept | (set(_check_tags(add)) - self.system_tags))
+
+    def _check_not_system(self, tags: list[str] | tuple[str, ...]) -> None:
+        system = set(tags if not isinstance(tags, str) else [tags]) & self.system_tags
+        if system:
+            raise ValueError(
+                f"{', '.join(sorted(system))} {'is a system tag' if len(system) == 1 else 'are system tags'}"
+                f" of run {self.pathspec}; only user tags can be removed"
+            )
 
     def _set_tags(self, tags: set[str] | frozenset[str]) -> None:
         from flowc.datastore.index import record_tags
@@ -256,6 +293,27 @@ class Run(_Object):
         return step in self._step_names()
 
     @property
+    def parent(self) -> Flow:
+        return Flow(self.flow_name, self._ds)
+
+    @property
+    def path_components(self) -> list[str]:
+        return self.pathspec.split("/")
+
+    def _graph(self) -> dict[str, list[str]]:
+        """Each step's successors, from the graph the run used."""
+        ir = read_record(self._ds, f"{self._base}/ir.json") or {}
+        out: dict[str, list[str]] = {}
+        for s in ir.get("steps", ()):
+            tr = s.get("transition") or {}
+            targets = list(tr.get("targets") or ())
+            for case in tr.get("cases") or ():
+                if case[1] not in targets:
+                    targets.append(case[1])
+            out[s["name"]] = targets
+        return out
+
+    @property
     def end_task(self) -> Task | None:
         if not self._ds.storage.exists(layout.task_record_key(self.flow_name, self.id, "end", "0")):
             return None
@@ -266,6 +324,15 @@ class Run(_Object):
         """The end step's artifacts (None until the end step has finished)."""
         end = self.end_task
         return end.data if end is not None else None
+
+
+def _is_running(pathspec: str, depth: int = 0) -> bool:
+    """Whether ``pathspec`` is the task running in this process (or, with depth 1, its step)."""
+    from flowc.authoring import current
+
+    if not current.is_running_flow or not current.pathspec:
+        return False
+    return current.pathspec.rsplit("/", depth)[0] == pathspec if depth else current.pathspec == pathspec
 
 
 def _check_tags(tags: list[str] | tuple[str, ...]) -> list[str]:
@@ -297,7 +364,7 @@ class Step(_Object):
         super().__init__(f"{flow}/{run_id}/{step}", _ds)
         self.flow_name, self.run_id = flow, run_id
         self._base = layout.step_dir(flow, run_id, step)
-        if not self._task_ids():
+        if not self._task_ids() and not _is_running(self.pathspec, depth=1):
             if read_record(self._ds, f"{layout.run_dir(flow, run_id)}/run.json") is None:
                 raise NotFound(_missing_run(self._ds, flow, run_id))
             raise NotFound(f"run {flow}/{run_id} has no task of step {step!r}")
@@ -322,6 +389,41 @@ class Step(_Object):
         """The step's task (the first one, for a foreach body)."""
         return next(self.tasks())
 
+    def control_tasks(self) -> Iterator[Task]:
+        """The tasks that lead a ``@parallel`` step's gang (node 0), as Metaflow lists them."""
+        return (t for t in self.tasks() if t._record.get("parallel_node_index") == 0)
+
+    @property
+    def parent(self) -> Run:
+        return Run(f"{self.flow_name}/{self.run_id}", self._ds, _check_namespace=False)
+
+    @property
+    def path_components(self) -> list[str]:
+        return self.pathspec.split("/")
+
+    @property
+    def child_steps(self) -> Iterator[Step]:
+        """The steps that run after this one (that ran in this run)."""
+        run = self.parent
+        present = set(run._step_names())
+        for name in run._graph().get(self.id, ()):
+            if name in present:
+                yield Step(f"{run.pathspec}/{name}", self._ds)
+
+    @property
+    def parent_steps(self) -> Iterator[Step]:
+        run = self.parent
+        present = set(run._step_names())
+        for name, targets in run._graph().items():
+            if self.id in targets and name in present:
+                yield Step(f"{run.pathspec}/{name}", self._ds)
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """For a step of a resumed run: the same step of the run it resumed."""
+        origin = self.parent.origin_run_id
+        return f"{self.flow_name}/{origin}/{self.id}" if origin else None
+
     @property
     def created_at(self) -> datetime | None:
         times = [t.created_at for t in self.tasks() if t.created_at is not None]
@@ -339,7 +441,9 @@ class Step(_Object):
 class Task(_Object):
     """One task: its artifacts, its logs, and how it ended."""
 
-    def __init__(self, pathspec: str, _ds: Datastore | None = None):
+    def __init__(
+        self, pathspec: str, _ds: Datastore | None = None, _namespace_check: bool = False
+    ):
         parts = _split(pathspec, 4, "Task", "LRFlow/1764500000000000/train/0")
         super().__init__("/".join(parts), _ds)
         self.flow_name, self.run_id, self.step_name, _ = parts
@@ -347,10 +451,24 @@ class Task(_Object):
         self._record = read_record(self._ds, f"{self._dir}/task.json", check_task)
         if self._record is None:
             attempts = self._attempts()
+            if not attempts and _is_running(self.pathspec):
+                self._record = {"status": "running"}  # Task(current.pathspec) in its own step
+                return
             if not attempts:
                 Step(f"{self.flow_name}/{self.run_id}/{self.step_name}", self._ds)
                 raise NotFound(f"task {self.pathspec} does not exist")
             self._record = attempts[-1]
+
+    @classmethod
+    def _running(cls, pathspec: str, ds: Datastore | None) -> Task:
+        """The task running now (``current.task``): it has no record yet."""
+        task = cls.__new__(cls)
+        parts = pathspec.split("/")
+        _Object.__init__(task, pathspec, ds)
+        task.flow_name, task.run_id, task.step_name, _ = parts
+        task._dir = layout.task_dir(*parts)
+        task._record = {"status": "running"}
+        return task
 
     def _attempts(self) -> list[dict]:
         names = self._ds.storage.listdir(self._dir)
@@ -395,9 +513,75 @@ class Task(_Object):
         return when(self._record.get("finished_at"))
 
     @property
-    def exception(self) -> str | None:
-        """The error of a failed task (or one ``@catch`` caught), as one line."""
-        return self._record.get("error")
+    def exception(self) -> TaskException | None:
+        """Why a task failed (``.type``, ``.exception``, ``.stacktrace``; ``str()`` is one
+        line); None when it succeeded, also when ``@catch`` handled the error."""
+        if self.successful or not self._record.get("error"):
+            return None
+        return TaskException(self._record)
+
+    @property
+    def parent(self) -> Step:
+        return Step(f"{self.flow_name}/{self.run_id}/{self.step_name}", self._ds)
+
+    @property
+    def path_components(self) -> list[str]:
+        return self.pathspec.split("/")
+
+    @property
+    def parent_task_pathspecs(self) -> Iterator[str]:
+        for p in self._record.get("parents") or ():
+            yield f"{self.flow_name}/{self.run_id}/{p}"
+
+    @property
+    def parent_tasks(self) -> Iterator[Task]:
+        """The tasks this one continued from (several for a join)."""
+        for p in self.parent_task_pathspecs:
+            yield Task(p, self._ds)
+
+    @property
+    def child_task_pathspecs(self) -> Iterator[str]:
+        for t in self.child_tasks:
+            yield t.pathspec
+
+    @property
+    def child_tasks(self) -> Iterator[Task]:
+        """The tasks that continued from this one."""
+        me = f"{self.step_name}/{self.id}"
+        for step in self.parent.child_steps:
+            for task in step:
+                if me in (task._record.get("parents") or ()):
+                    yield task
+
+    @property
+    def metadata_dict(self) -> dict[str, str]:
+        """The task's metadata as Metaflow names it (attempt, origin-run-id, ...)."""
+        rec = self._record
+        out = {
+            "attempt": str(self.current_attempt),
+            "attempt-done": str(self.current_attempt),
+            "attempt_ok": str(self.successful),
+            "python_version": rec.get("python_version", ""),
+        }
+        if rec.get("host"):
+            out["hostname"] = str(rec["host"])
+        run = Run(f"{self.flow_name}/{self.run_id}", self._ds, _check_namespace=False)
+        if run.origin_run_id:
+            out["origin-run-id"] = run.origin_run_id
+        if self.origin_pathspec:
+            out["origin-task-id"] = self.origin_pathspec.rsplit("/", 1)[-1]
+        return out
+
+    @property
+    def metadata(self) -> list[tuple[str, str]]:
+        return sorted(self.metadata_dict.items())
+
+    def loglines(self, stream: str, as_unicode: bool = True) -> Iterator[tuple[datetime | None, str]]:
+        """``(timestamp, line)`` for each line the task printed on ``stream``."""
+        at = self.finished_at
+        text = self._log(stream)
+        for line in text.splitlines():
+            yield at, line if as_unicode else line.encode("utf-8")
 
     @property
     def tags(self) -> frozenset[str]:
@@ -455,6 +639,34 @@ class Task(_Object):
         key = f"{task._dir}/{task.current_attempt}.{stream}"
         data = self._ds.read_bytes(key)
         return data.decode("utf-8", "replace") if data else ""
+
+
+class TaskException:
+    """A failed task's error: ``.type`` (qualified class name), ``.exception`` (its message),
+    ``.stacktrace``; ``str()`` gives ``type: message``."""
+
+    def __init__(self, record: dict):
+        exc = record.get("exception") or {}
+        error = record.get("error") or ""
+        self.type = exc.get("type") or error.partition(":")[0]
+        self.exception = exc.get("message", error.partition(": ")[2])
+        self.stacktrace = exc.get("stacktrace", "")
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.exception}" if self.exception else self.type
+
+    def __repr__(self) -> str:
+        return f"<TaskException {self}>"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return str(self) == other
+        return isinstance(other, TaskException) and (
+            (self.type, self.exception, self.stacktrace)
+            == (other.type, other.exception, other.stacktrace)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class _TaskView:

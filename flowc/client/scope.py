@@ -49,7 +49,12 @@ def default_namespace() -> str:
 
 
 def datastore() -> Datastore:
-    """The datastore runs were written to: ``FLOWC_DATASTORE`` or ``.flowc``."""
+    """The datastore runs were written to: ``FLOWC_DATASTORE`` or ``.flowc`` (inside a running
+    step: the run's own)."""
+    from flowc.authoring import current
+
+    if current.is_running_flow and current._datastore is not None:
+        return current._datastore
     return Datastore(resolve_url())
 
 

@@ -160,7 +160,9 @@ def run_flow(path: str, args: Sequence[str], opts: RunOptions) -> int:
     from flowc.datastore import ArtifactError
 
     try:
-        run = start_run(ds, ir, path, values, names, opts.tags, with_specs)
+        run = start_run(
+            ds, ir, path, values, names, opts.tags, with_specs, project=_project(loaded.cls, ir)
+        )
     except ArtifactError as e:
         raise LaunchError(f"a parameter value cannot be stored: {e}") from None
     return _execute(ir, loaded, ds, run, opts)
@@ -196,11 +198,28 @@ def resume_flow(
         raise LaunchError(
             f"cannot resume: the origin run's records are damaged ({e}): {where}"
         ) from None
-    run = start_run(ds, ir, path, {}, {}, opts.tags, with_specs or origin.with_specs, origin=origin)
+    run = start_run(
+        ds,
+        ir,
+        path,
+        {},
+        {},
+        opts.tags,
+        with_specs or origin.with_specs,
+        origin=origin,
+        project=_project(loaded.cls, ir),
+    )
     from_what = f"step {step}" if step else "where it failed"
     print(f"Resuming {ir.name}/{origin.run_id} from {from_what} as {ir.name}/{run.run_id}")
     code = _execute(ir, loaded, ds, run, opts, plan)
     return code
+
+
+def _project(cls: type, ir: FlowIR) -> dict | None:
+    from flowc.runtime.project import project_info, project_name_of
+    from flowc.runtime.runs import user_name
+
+    return project_info(project_name_of(cls), ir.name, user_name())
 
 
 def _prepare_run(path: str, opts: RunOptions):  # noqa: ANN202

@@ -75,10 +75,11 @@ def install_metaflow_shim() -> None:
     # Metaflow's other public module paths that flows and notebooks import from
     _submodule(shim, "metaflow_current").current = flowc.current  # type: ignore[attr-defined]
     exception = _submodule(shim, "exception")
-    from flowc.errors import MetaflowException, MetaflowNotFound
+    import flowc.errors
 
-    exception.MetaflowException = MetaflowException  # type: ignore[attr-defined]
-    exception.MetaflowNotFound = MetaflowNotFound  # type: ignore[attr-defined]
+    for name in dir(flowc.errors):
+        if not name.startswith("_"):
+            setattr(exception, name, getattr(flowc.errors, name))
     client = _submodule(shim, "client")
     client.__getattr__ = _client_names  # type: ignore[attr-defined]
     plugins = _submodule(shim, "plugins")

@@ -15,7 +15,14 @@ if TYPE_CHECKING:
     from flowc.ir import Step
 
 
-class StepError(Exception):
+from flowc.errors import (
+    MetaflowException,
+    MissingInMergeArtifactsException,
+    UnhandledInMergeArtifactsException,
+)
+
+
+class StepError(MetaflowException):
     """A misuse of the flow API inside a step (a bad ``self.next``, a merge conflict...)."""
 
 
@@ -227,14 +234,14 @@ def merge_artifacts(
                 conflicts.append(name)
     if conflicts:
         names = ", ".join(sorted(conflicts))
-        raise StepError(
+        raise UnhandledInMergeArtifactsException(
             f"step {step!r} cannot merge artifacts whose values differ across its inputs: "
             f"{names}. Set them on self before calling merge_artifacts, or leave them out "
             "with exclude=[...]"
         )
     missing = [n for n in include if n not in chosen and not state.has(obj, n)]
     if missing:
-        raise StepError(
+        raise MissingInMergeArtifactsException(
             f"step {step!r} asked merge_artifacts to include {', '.join(missing)}, which no "
             "input has"
         )

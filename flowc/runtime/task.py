@@ -32,6 +32,8 @@ from flowc.runtime.capture import Capture
 from flowc.runtime.cards import TaskCards
 from flowc.runtime.decorators import CaughtException, StepPolicy, policy_for
 from flowc.runtime.loader import LoadedFlow, find_function
+from flowc.runtime.parallel import parallel_info
+from flowc.runtime.project import project_info, project_name_of
 from flowc.runtime.runs import RunInfo, finish_run
 from flowc.runtime.state import Inputs, NoSuchTask, StepError, TaskState
 from flowc.runtime.walk import Graph
@@ -104,6 +106,7 @@ def execute_task(
             if not getattr(e, "_flowc_reported", False):
                 _print_failure(e, step_name)
             result.error = _one_line(e)
+            record["exception"] = _exception_doc(e)
         if cards is not None and cards.specs:
             record["cards"] = cards.finish(result, record.get("artifacts", {}))
     finally:
@@ -173,6 +176,8 @@ def _run_step(
     tr = step.transition
     if tr is not None:
         result.next_steps = [result.branch] if result.branch else list(tr.targets)
+    if current.parallel is not None and current.parallel.control_task_id is not None:
+        outcome["parallel_node_index"] = current.parallel.node_index
     return {
         "index": list(index),
         "artifacts": artifacts,
@@ -402,6 +407,14 @@ def _set_current(ctx: TaskContext, step: str, index: Index, attempt: int) -> Non
     current.pathspec = f"{run.flow}/{run.run_id}/{step}/{task_id(index)}"
     current.username = run.record.get("user")
     current.tags = tuple(run.record.get("tags", ()))
+    current.namespace = f"user:{current.username}"
+    current._datastore = ctx.ds
+    project = run.record.get("project") or project_info(
+        project_name_of(ctx.flow.cls), run.flow, current.username or ""
+    )
+    for key, value in (project or {}).items():
+        setattr(current, key, value)
+    current.parallel = parallel_info(ctx, step, index)
 
 
 def _reset_current() -> None:
@@ -424,6 +437,13 @@ def _print_failure(e: BaseException, step: str) -> None:
         e._flowc_reported = True  # type: ignore[attr-defined]
     except AttributeError:
         pass
+
+
+def _exception_doc(e: BaseException) -> dict[str, str]:
+    """What the client's ``Task.exception`` shows: qualified type, message, traceback."""
+    kind = f"{type(e).__module__}.{type(e).__qualname__}".removeprefix("builtins.")
+    tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    return {"type": kind, "message": str(e), "stacktrace": tb}
 
 
 def _one_line(e: BaseException) -> str:
@@ -471,6 +491,8 @@ def _commit(
     }
     if "cards" in record:
         attempt_doc["cards"] = record["cards"]
+    if "exception" in record:
+        attempt_doc["exception"] = record.pop("exception")
     if result.ok:  # the commit marker is this attempt's record
         ds.write_json(layout.task_record_key(flow, run_id, step, tid), {**attempt_doc, **record})
     else:
