@@ -462,12 +462,17 @@ class Task(_Object):
     @classmethod
     def _running(cls, pathspec: str, ds: Datastore | None) -> Task:
         """The task running now (``current.task``): it has no record yet."""
+        return cls._from_record(pathspec, ds, {"status": "running"})
+
+    @classmethod
+    def _from_record(cls, pathspec: str, ds: Datastore | None, record: dict) -> Task:
+        """A task whose record is not stored yet (a card renders it as the task ends)."""
         task = cls.__new__(cls)
         parts = pathspec.split("/")
         _Object.__init__(task, pathspec, ds)
         task.flow_name, task.run_id, task.step_name, _ = parts
         task._dir = layout.task_dir(*parts)
-        task._record = {"status": "running"}
+        task._record = record
         return task
 
     def _attempts(self) -> list[dict]:

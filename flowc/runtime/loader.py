@@ -87,6 +87,12 @@ def install_metaflow_shim() -> None:
     card_exc = _submodule(card_plugins, "exception")
     card_exc.__getattr__ = _card_names  # type: ignore[attr-defined]
     card_plugins.__getattr__ = _card_names  # type: ignore[attr-defined]
+    card_modules = _submodule(card_plugins, "card_modules")
+    card_modules.__getattr__ = _card_names  # type: ignore[attr-defined]
+    for name in ("card", "components", "basic"):
+        _submodule(card_modules, name).__getattr__ = _card_names  # type: ignore[attr-defined]
+    test_cards = _submodule(card_modules, "test_cards")
+    test_cards.__getattr__ = _test_card_names  # type: ignore[attr-defined]
 
 
 def _submodule(parent: types.ModuleType, name: str, doc: str | None = None) -> types.ModuleType:
@@ -102,6 +108,12 @@ def _card_names(name: str):  # noqa: ANN202 - a module __getattr__
     import flowc.cards
 
     return getattr(flowc.cards, name)
+
+
+def _test_card_names(name: str):  # noqa: ANN202 - a module __getattr__
+    import flowc.cards.testing
+
+    return getattr(flowc.cards.testing, name)
 
 
 def _client_names(name: str):  # noqa: ANN202 - a module __getattr__
