@@ -33,3 +33,9 @@ class MissingInMergeArtifactsException(MetaflowException):
     """``merge_artifacts(include=...)`` named an artifact no input has."""
 
     headline = "Missing artifacts in merge"
+
+
+class ExternalCommandFailed(MetaflowException):
+    """A command the flow ran failed."""
+
+    headline = "External command failed"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowc.client.scope import NamespaceMismatch, NotFound, datastore, get_namespace
 from flowc.client.records import (
@@ -119,6 +119,11 @@ class Flow(_Object):
         return None
 
     @property
+    def tags(self) -> frozenset[str]:
+        """A flow has no tags of its own (its runs have)."""
+        return frozenset()
+
+    @property
     def path_components(self) -> list[str]:
         return [self.id]
 
@@ -197,14 +202,14 @@ class Run(_Object):
 
     def add_tags(self, tags: list[str] | tuple[str, ...]) -> None:
         """Add user tags; a tag that is already a system tag is left alone."""
-        self._set_tags(self.user_tags | (set(_check_tags(tags)) - self.system_tags))
+        self._change_tags(set(_check_tags(tags)) - self.system_tags, set())
 
     def remove_tag(self, tag: str) -> None:
         self.remove_tags([tag])
 
     def remove_tags(self, tags: list[str] | tuple[str, ...]) -> None:
         self._check_not_system(tags)
-        self._set_tags(self.user_tags - set(_check_tags(tags)))
+        self._change_tags(set(), set(_check_tags(tags)))
 
     def replace_tag(self, old: str, new: str) -> None:
         self.replace_tags([old], [new])
@@ -212,8 +217,27 @@ class Run(_Object):
     def replace_tags(self, remove: list[str] | tuple[str, ...], add: list[str] | tuple[str, ...]) -> None:
         """Remove ``remove``, then add ``add``, in one change."""
         self._check_not_system(remove)
-        kept = self.user_tags - set(_check_tags(remove))
-        self._set_tags(kept | (set(_check_tags(add)) - self.system_tags))
+        self._change_tags(set(_check_tags(add)) - self.system_tags, set(_check_tags(remove)))
+
+    def _change_tags(self, add: set[str], remove: set[str]) -> None:
+        """Apply a change to the tags as they are now: steps running at once may each change
+        them (a local datastore serialises the changes with a lock file)."""
+        from flowc.datastore.storage import LocalStorage
+
+        storage = self._ds.storage
+        if not isinstance(storage, LocalStorage):
+            self._set_tags((self.user_tags - remove) | add)
+            return
+        import fcntl
+        import os
+
+        path = os.path.join(storage.root, self._base, ".tags.lock")
+        with open(path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self._set_tags((self.user_tags - remove) | add)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _check_not_system(self, tags: list[str] | tuple[str, ...]) -> None:
         system = set(tags if not isinstance(tags, str) else [tags]) & self.system_tags
@@ -278,8 +302,10 @@ class Run(_Object):
         order = [s["name"] for s in ir.get("steps", ())] if ir else sorted(present)
         return [name for name in order if name in present]
 
-    def steps(self) -> Iterator[Step]:
-        """Steps that ran, in the flow's order."""
+    def steps(self, *tags: str) -> Iterator[Step]:
+        """Steps that ran, in the flow's order (none unless the run has every tag given)."""
+        if tags and not set(tags) <= self.tags:
+            return
         for name in self._step_names():
             yield Step(f"{self.pathspec}/{name}", self._ds)
 
@@ -373,8 +399,15 @@ class Step(_Object):
         ids = self._ds.storage.listdir(self._base)
         return sorted(ids, key=lambda t: tuple(int(p) if p.isdigit() else -1 for p in t.split(".")))
 
-    def tasks(self) -> Iterator[Task]:
-        """Every task of the step, finished or failed, in index order."""
+    @property
+    def tags(self) -> frozenset[str]:
+        return self.parent.tags
+
+    def tasks(self, *tags: str) -> Iterator[Task]:
+        """Every task of the step, finished or failed, in index order (none unless the run
+        has every tag given)."""
+        if tags and not set(tags) <= self.tags:
+            return
         for tid in self._task_ids():
             yield Task(f"{self.pathspec}/{tid}", self._ds)
 
@@ -578,8 +611,19 @@ class Task(_Object):
         return out
 
     @property
-    def metadata(self) -> list[tuple[str, str]]:
-        return sorted(self.metadata_dict.items())
+    def metadata(self) -> list[Metadata]:
+        """Every metadata entry: one ``attempt`` per attempt made, then the task's fields."""
+        out = []
+        attempts = self._attempts()
+        if self.successful:
+            attempts.append(self._record)
+        for rec in attempts:
+            n = str(rec.get("attempt", 0))
+            out.append(Metadata("attempt", n, when(rec.get("started_at")), "attempt", self))
+        for name, value in self.metadata_dict.items():
+            if name != "attempt":
+                out.append(Metadata(name, value, self.created_at, name, self))
+        return out
 
     def loglines(self, stream: str, as_unicode: bool = True) -> Iterator[tuple[datetime | None, str]]:
         """``(timestamp, line)`` for each line the task printed on ``stream``."""
@@ -644,6 +688,14 @@ class Task(_Object):
         key = f"{task._dir}/{task.current_attempt}.{stream}"
         data = self._ds.read_bytes(key)
         return data.decode("utf-8", "replace") if data else ""
+
+
+class Metadata(NamedTuple):
+    name: str
+    value: str
+    created_at: datetime | None
+    type: str
+    task: Any
 
 
 class TaskException:
@@ -763,6 +815,10 @@ class DataArtifact(_Object):
     @property
     def type(self) -> str | None:
         return self._ref.get("type")
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return self._task.tags
 
     @property
     def short_repr(self) -> str | None:

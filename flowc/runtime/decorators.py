@@ -39,7 +39,7 @@ class CaughtException:
     message and the traceback, readable wherever the artifact is loaded."""
 
     def __init__(self, exc: BaseException, traceback: str):
-        self.type = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+        self.type = exception_type(exc)
         self.exception = str(exc)
         self.stacktrace = traceback
 
@@ -48,6 +48,14 @@ class CaughtException:
 
     def __repr__(self) -> str:
         return f"<CaughtException {self}>"
+
+
+def exception_type(exc: BaseException) -> str:
+    """The qualified name of an exception's class, by the module flows import it from (flowc's
+    errors are ``metaflow.exception``'s)."""
+    module = type(exc).__module__
+    module = "metaflow.exception" if module == "flowc.errors" else module
+    return f"{module}.{type(exc).__qualname__}".removeprefix("builtins.")
 
 
 def parse_with(specs: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -119,6 +127,10 @@ def policy_for(func: Callable[..., Any], with_specs: Sequence[Sequence[Any]] = (
         )
         timeout = total if total > 0 else None
     env = {str(k): str(v) for k, v in (decos.get("environment", {}).get("vars") or {}).items()}
+    if "secrets" in decos:
+        from flowc.runtime.secrets import secret_env
+
+        env.update(secret_env(decos["secrets"].get("sources")))
     catch = decos.get("catch")
     return StepPolicy(
         retries=max(0, retries),

@@ -307,13 +307,12 @@ class Executor:
             return
         if child.attempt < policy.retries and self.failure is None:
             self.retried += 1
-            note = (
-                f" (attempt {child.attempt + 1} of {policy.attempts}): {result.error}; "
-                f"retrying in {policy.retry_delay:g} s"
-            )
+            # As Metaflow's local runtime: retry at once. minutes_between_retries is the
+            # orchestrators' backoff (the backends compile it), not a local wait.
+            note = f" (attempt {child.attempt + 1} of {policy.attempts}): {result.error}; retrying"
             self.console.finished(step, child.prefix, False, duration, note)
             self._seq += 1
-            due = time.monotonic() + policy.retry_delay
+            due = time.monotonic()
             heapq.heappush(self.delayed, (due, self._seq, child.key, child.attempt + 1))
             return
         attempts = f" (attempt {child.attempt + 1} of {policy.attempts})" if policy.retries else ""

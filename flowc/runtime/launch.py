@@ -110,13 +110,23 @@ def _params(
     from flowc.runtime.params import ParamError, from_json, parse_args, resolve, specs_of
 
     specs = specs_of(cls)
+    from flowc.authoring import current
+
+    for key, value in (_project(cls, flow) or {}).items():
+        setattr(current, key, value)  # a callable default may read current.project_name
     try:
         given = from_json(specs, params_json) if params_json is not None else {}
         given.update(parse_args(specs, args, flow))
-        values = resolve(specs, given)
+        values = resolve(specs, given, flow, _user())
     except ParamError as e:
         raise LaunchError(str(e)) from None
     return values, {s.attr: s.name for s in specs}
+
+
+def _user() -> str:
+    from flowc.runtime.runs import user_name
+
+    return user_name()
 
 
 def _with(specs: Sequence[str]) -> list:
@@ -215,11 +225,12 @@ def resume_flow(
     return code
 
 
-def _project(cls: type, ir: FlowIR) -> dict | None:
+def _project(cls: type, flow: FlowIR | str) -> dict | None:
     from flowc.runtime.project import project_info, project_name_of
     from flowc.runtime.runs import user_name
 
-    return project_info(project_name_of(cls), ir.name, user_name())
+    name = flow if isinstance(flow, str) else flow.name
+    return project_info(project_name_of(cls), name, user_name())
 
 
 def _prepare_run(path: str, opts: RunOptions):  # noqa: ANN202

@@ -10,7 +10,9 @@ parameter and what it expects.
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -229,15 +231,59 @@ def _read_file(spec: ParamSpec, path: Any) -> Any:
         raise ParamError(f"{spec.option}: {path!r} is not {spec.encoding} text ({e})") from None
 
 
-def resolve(specs: Sequence[ParamSpec], given: dict[str, Any]) -> dict[str, Any]:
-    """Every parameter's value by attribute: given ones converted, others from defaults."""
+@dataclass(frozen=True)
+class DefaultContext:
+    """What a callable default receives (Metaflow's ``ParameterContext``)."""
+
+    flow_name: str
+    user_name: str
+    parameter_name: str
+    configs: Any = None
+    logger: Any = print
+    ds_type: str = "local"
+
+
+def env_value(spec: ParamSpec) -> str | None:
+    """A value from ``FLOWC_RUN_<NAME>`` or ``METAFLOW_RUN_<NAME>`` (name upper-cased, ``-`` as
+    ``_``), which Metaflow also reads before the default."""
+    key = spec.name.upper().replace("-", "_")
+    return os.environ.get(f"FLOWC_RUN_{key}") or os.environ.get(f"METAFLOW_RUN_{key}")
+
+
+def _call_default(spec: ParamSpec, flow: str, user: str, configs: Any) -> Any:
+    fn = spec.default
+    try:
+        takes = len(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        takes = 0
+    if not takes:
+        return fn()
+    return fn(DefaultContext(flow, user, spec.name, configs))
+
+
+def resolve(
+    specs: Sequence[ParamSpec],
+    given: dict[str, Any],
+    flow: str = "",
+    user: str = "",
+    configs: Any = None,
+) -> dict[str, Any]:
+    """Every parameter's value by attribute: given ones converted, then ``METAFLOW_RUN_*``
+    values, others from defaults (a callable default is called, with a context when it takes
+    one)."""
     values: dict[str, Any] = {}
     missing = []
     for spec in specs:
+        from_env = env_value(spec) if spec.kind == "parameter" else None
         if spec.attr in given:
             values[spec.attr] = convert(spec, given[spec.attr])
+        elif from_env is not None:
+            values[spec.attr] = convert(spec, from_env)
         elif spec.default is not None:
-            default = spec.default() if callable(spec.default) else spec.default
+            if callable(spec.default):
+                default = _call_default(spec, flow, user, configs)
+            else:
+                default = spec.default
             values[spec.attr] = convert(spec, default, from_default=True)
         elif spec.required:
             missing.append(spec.option)

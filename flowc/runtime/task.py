@@ -30,8 +30,9 @@ from flowc.graph import is_foreach
 from flowc.ir import NodeKind, TransitionKind
 from flowc.runtime.capture import Capture
 from flowc.runtime.cards import TaskCards
-from flowc.runtime.decorators import CaughtException, StepPolicy, policy_for
+from flowc.runtime.decorators import CaughtException, StepPolicy, exception_type, policy_for
 from flowc.runtime.loader import LoadedFlow, find_function
+from flowc.extend import run_wrapped
 from flowc.runtime.parallel import parallel_info
 from flowc.runtime.project import project_info, project_name_of
 from flowc.runtime.runs import RunInfo, finish_run
@@ -141,7 +142,7 @@ def _run_step(
     os.environ.update(policy.env)
     try:
         with _alarm(policy.timeout, step_name):
-            func(obj, inputs) if inputs is not None else func(obj)
+            run_wrapped(func, obj, inputs, step_name)
         outcome = _outcome(obj, state)
     except Exception as e:
         last = attempt >= policy.retries
@@ -153,8 +154,9 @@ def _run_step(
             + (f" with self.{policy.catch_var} holding the exception" if policy.catch_var else ""),
             file=sys.stderr,
         )
-        obj, inputs, parents = _prepare(ctx, step_name, index)  # drop what the step did
-        state = obj.__dict__["_flowc_task"]
+        # Keep what the step assigned before it raised (as Metaflow does); its self.next, if
+        # it got that far, is dropped with the rest of the failed code's effect on the graph.
+        state.next_call = None
         tr = step.transition
         if tr is not None and tr.kind not in (TransitionKind.LINEAR, TransitionKind.SPLIT):
             e2 = StepError(
@@ -406,7 +408,7 @@ def _set_current(ctx: TaskContext, step: str, index: Index, attempt: int) -> Non
     current.parameter_names = tuple(run.params)
     current.pathspec = f"{run.flow}/{run.run_id}/{step}/{task_id(index)}"
     current.username = run.record.get("user")
-    current.tags = tuple(run.record.get("tags", ()))
+    current.tags = set(run.record.get("tags", ()))
     current.namespace = f"user:{current.username}"
     current._datastore = ctx.ds
     project = run.record.get("project") or project_info(
@@ -441,7 +443,7 @@ def _print_failure(e: BaseException, step: str) -> None:
 
 def _exception_doc(e: BaseException) -> dict[str, str]:
     """What the client's ``Task.exception`` shows: qualified type, message, traceback."""
-    kind = f"{type(e).__module__}.{type(e).__qualname__}".removeprefix("builtins.")
+    kind = exception_type(e)
     tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
     return {"type": kind, "message": str(e), "stacktrace": tb}
 
