@@ -115,6 +115,24 @@ class FlowSpec:
         state = self._state("self.index")
         return state.frames[-1]["index"] if state.frames else None
 
+    @property
+    def _foreach_stack(self) -> list[Any]:
+        """Metaflow's private frames (``.step``, ``.var``, ``.num_splits``, ``.index``,
+        ``.value``), outermost first; code written against Metaflow reads them."""
+        from types import SimpleNamespace
+
+        state = self._state("self._foreach_stack")
+        return [
+            SimpleNamespace(
+                step=f.get("step"),
+                var=f.get("var"),
+                num_splits=f["num_splits"],
+                index=f["index"],
+                value=state.input_at(self, i),
+            )
+            for i, f in enumerate(state.frames)
+        ]
+
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
         """``(index, number of items, item)`` for every enclosing foreach, outermost first."""
         state = self._state("self.foreach_stack()")
