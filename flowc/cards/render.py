@@ -132,8 +132,15 @@ class CardSet:
         for s in self.specs:
             if s.id == card_id:
                 return self.handles[s.key]
+        # As Metaflow: a wrong id must not fail the step; its components go nowhere, said once
         ids = ", ".join(repr(s.id) for s in self.specs if s.id) or "none"
-        raise KeyError(f"this step has no card with id {card_id!r} (ids: {ids})")
+        print(
+            f"flowc: current.card[{card_id!r}]: this step has no card with that id (ids: "
+            f"{ids}); its components are dropped",
+            file=sys.stderr,
+        )
+        self._warned = True
+        return CardHandle(None, self)
 
     def append(self, component: Any) -> None:
         self._default.append(component)

@@ -53,6 +53,9 @@ class CaughtException:
 def exception_type(exc: BaseException) -> str:
     """The qualified name of an exception's class, by the module flows import it from (flowc's
     errors are ``metaflow.exception``'s)."""
+    alias = getattr(type(exc), "metaflow_type", None)  # the name Metaflow reports it by
+    if alias:
+        return alias
     module = type(exc).__module__
     module = "metaflow.exception" if module == "flowc.errors" else module
     return f"{module}.{type(exc).__qualname__}".removeprefix("builtins.")

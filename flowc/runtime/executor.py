@@ -59,6 +59,14 @@ class Child:
     result: bytearray = field(default_factory=bytearray)
     killed: str | None = None
     status: int | None = None  # wait status, once collected
+    # what it printed (the tail), stored for it if it dies before storing its own logs
+    logs: dict[str, bytearray] = field(default_factory=lambda: {"out": bytearray(), "err": bytearray()})
+
+    def keep(self, kind: str, data: bytes, limit: int = 1 << 20) -> None:
+        buf = self.logs[kind]
+        buf += data
+        if len(buf) > limit:
+            del buf[: len(buf) - limit]
 
 
 @dataclass
@@ -270,6 +278,7 @@ class Executor:
                 child.result += data
             else:
                 self.console.output(child.pid, child.prefix, kind, data)
+                child.keep(kind, data)
             return
         self._close(fd)
         if kind == "res":
@@ -347,6 +356,7 @@ class Executor:
                 child.result += data
             else:
                 self.console.output(child.pid, child.prefix, kind, data)
+                child.keep(kind, data)
         self._close(fd)
 
     def _result_of(self, child: Child, status: int | None) -> TaskResult:
@@ -365,12 +375,24 @@ class Executor:
         elif os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             error = f"the task's process was killed by {signal.Signals(sig).name}"
+            if sig == signal.SIGSEGV:
+                error += " (segmentation fault)"
         else:
             error = f"the task's process exited with code {os.waitstatus_to_exitcode(status)}"
         result = TaskResult(
             "failed", run.flow, run.run_id, step, task_id(index), child.attempt, error=error
         )
-        # The task could not say so itself: record the attempt on its behalf (never task.json).
+        # The task could not say so itself: record the attempt on its behalf (never task.json),
+        # with what it printed before it died.
+        child.keep("err", f"\n{error}\n".encode())
+        logs = {}
+        for kind, stream in (("out", "stdout"), ("err", "stderr")):
+            data = bytes(child.logs[kind])
+            logs[stream] = len(data)
+            key = layout.attempt_key(
+                run.flow, run.run_id, step, task_id(index), child.attempt, stream
+            )
+            self.ctx.ds.write_bytes(key, data)
         self.ctx.ds.write_json(
             layout.attempt_key(
                 run.flow, run.run_id, step, task_id(index), child.attempt, "attempt.json"
@@ -384,6 +406,7 @@ class Executor:
                 "status": "failed",
                 "error": error,
                 "pid": child.pid,
+                "logs": logs,
             },
         )
         return result

@@ -46,6 +46,8 @@ _IMMUTABLE = (int, float, complex, str, bytes, bool, type(None))
 class StepTimeout(Exception):
     """Raised inside a step when its ``@timeout`` expires."""
 
+    metaflow_type = "metaflow.plugins.timeout_decorator.TimeoutException"
+
 
 @dataclass
 class TaskContext:
