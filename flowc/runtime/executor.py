@@ -324,6 +324,20 @@ class Executor:
             due = time.monotonic()
             heapq.heappush(self.delayed, (due, self._seq, child.key, child.attempt + 1))
             return
+        if (
+            policy.catch
+            and child.attempt == policy.retries
+            and not self._has_result(child)
+            and not child.killed
+            and self.failure is None
+        ):
+            # The process died where @catch could not see it: as Metaflow, one more attempt
+            # runs no user code and only records the failure in the @catch variable.
+            note = f": {result.error}; @catch records it"
+            self.console.finished(step, child.prefix, False, duration, note)
+            self._seq += 1
+            heapq.heappush(self.delayed, (time.monotonic(), self._seq, child.key, child.attempt + 1))
+            return
         attempts = f" (attempt {child.attempt + 1} of {policy.attempts})" if policy.retries else ""
         self.console.finished(step, child.prefix, False, duration, f"{attempts}: {result.error}")
         if self.failure is None:

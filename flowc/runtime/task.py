@@ -143,11 +143,13 @@ def _run_step(
     current.card = cards.current
     os.environ.update(policy.env)
     try:
+        if policy.catch and attempt > policy.retries:
+            raise FailureHandledByCatch(_earlier_error(ctx, step_name, index, attempt))
         with _alarm(policy.timeout, step_name):
             run_wrapped(func, obj, inputs, step_name)
         outcome = _outcome(obj, state)
     except Exception as e:
-        last = attempt >= policy.retries
+        last = attempt >= policy.retries or isinstance(e, FailureHandledByCatch)
         if not (policy.catch and last):
             raise
         _print_failure(e, step_name)
@@ -441,6 +443,21 @@ def _print_failure(e: BaseException, step: str) -> None:
         e._flowc_reported = True  # type: ignore[attr-defined]
     except AttributeError:
         pass
+
+
+class FailureHandledByCatch(Exception):
+    """What ``@catch`` records when the task's process died on its last attempt (no Python
+    exception reached it): the attempt after it runs no user code and stores this."""
+
+    metaflow_type = "metaflow.plugins.catch_decorator.FailureHandledByCatch"
+
+
+def _earlier_error(ctx: TaskContext, step: str, index: Index, attempt: int) -> str:
+    run = ctx.run
+    key = layout.attempt_key(run.flow, run.run_id, step, task_id(index), attempt - 1, "attempt.json")
+    doc = ctx.ds.read_json(key)
+    why = doc.get("error") if isinstance(doc, dict) else None
+    return f"Task execution kept failing over {attempt} attempts: {why or 'the process died'}"
 
 
 def _exception_doc(e: BaseException) -> dict[str, str]:
