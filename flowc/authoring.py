@@ -222,10 +222,45 @@ class IncludeFile(Parameter):
 
 
 class Config(Parameter):
-    """A configuration read from a JSON file (or a default dict) when the run starts."""
+    """A configuration read when the run starts: from a file (``default`` is its path; JSON, or
+    whatever ``parser`` reads), or a value (``default_value``: a dict, or a function of the
+    context). In the class body, ``cfg.key`` and ``**cfg`` stand for values computed then
+    (see :mod:`flowc.configs`); in a step, ``self.cfg`` is the read-only value."""
 
-    def __init__(self, name: str, default: Any = None, default_value: Any = None, **kwargs: Any):
-        super().__init__(name, default=default if default is not None else default_value, **kwargs)
+    def __init__(
+        self,
+        name: str,
+        default: Any = None,
+        default_value: Any = None,
+        parser: Any = None,
+        **kwargs: Any,
+    ):
+        super().__init__(name, default=default, **kwargs)
+        self.default_value = default_value
+        self.parser = parser
+        if default is None and default_value is not None:
+            self.default = default_value  # read as a value, not a path
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_") or key in ("is_step", "dtype", "shape"):
+            raise AttributeError(key)
+        from flowc.configs import Deferred
+
+        return getattr(Deferred(self.name), key)
+
+    def __getitem__(self, key: Any) -> Any:
+        from flowc.configs import UNPACK, Deferred
+
+        if isinstance(key, str) and key.startswith(UNPACK):
+            return Deferred(self.name, unpack=True)
+        return Deferred(self.name)[key]
+
+    def keys(self) -> list[str]:
+        """``**cfg`` in a decorator call: one marker key, replaced by the value's items when the
+        run starts."""
+        from flowc.configs import UNPACK
+
+        return [UNPACK + self.name]
 
 
 # -------------------------------------------------------------------------------- current ---

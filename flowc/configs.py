@@ -50,9 +50,10 @@ class Deferred:
     """An expression over the flow's Configs, evaluated when the run starts: ``config_expr("x")``,
     or attribute and item access on a Config in the class body (``cfg.a["b"]``)."""
 
-    def __init__(self, expr: str, path: tuple[tuple[str, Any], ...] = ()):
+    def __init__(self, expr: str, path: tuple[tuple[str, Any], ...] = (), unpack: bool = False):
         self._expr = expr
         self._path = path
+        self._unpack = unpack  # from ``**cfg``: its items join the call's keyword arguments
 
     def __getattr__(self, name: str) -> Deferred:
         if name.startswith("__"):
@@ -61,9 +62,6 @@ class Deferred:
 
     def __getitem__(self, key: Any) -> Deferred:
         return Deferred(self._expr, (*self._path, ("item", key)))
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("a config expression is evaluated by flowc when the run starts")
 
     def resolve(self, configs: Mapping[str, Any]) -> Any:
         scope = {name: to_value(v) for name, v in configs.items()}
@@ -83,13 +81,22 @@ def config_expr(expr: str) -> Deferred:
     return Deferred(expr)
 
 
+UNPACK = "__flowc_config_unpack__"
+
+
 def resolve(value: Any, configs: Mapping[str, Any]) -> Any:
     """``value`` with every deferred config expression in it evaluated (through lists, tuples
-    and dicts)."""
+    and dicts; a ``**cfg`` marker key is replaced by the config's items)."""
     if isinstance(value, Deferred):
         return value.resolve(configs)
     if isinstance(value, dict) and not isinstance(value, ConfigValue):
-        return {resolve(k, configs): resolve(v, configs) for k, v in value.items()}
+        out: dict = {}
+        for k, v in value.items():
+            if isinstance(k, str) and k.startswith(UNPACK):
+                out.update(dict(resolve(v, configs)))
+            else:
+                out[resolve(k, configs)] = resolve(v, configs)
+        return out
     if isinstance(value, (list, tuple)):
         return type(value)(resolve(v, configs) for v in value)
     return value

@@ -59,6 +59,7 @@ def find_card_type(name: str) -> type[MetaflowCard] | None:
     """The ``MetaflowCard`` subclass whose ``type`` is ``name`` (the flow's own first)."""
     import flowc.cards.testing  # noqa: F401 - registers the built-in types
 
+    _load_extensions()
     found = None
     stack = list(MetaflowCard.__subclasses__())
     while stack:
@@ -69,6 +70,43 @@ def find_card_type(name: str) -> type[MetaflowCard] | None:
             found = found or cls
         stack.extend(cls.__subclasses__())
     return found
+
+
+_extensions_loaded = False
+
+
+def _load_extensions() -> None:
+    """Import the card packages of installed ``metaflow_extensions`` (Metaflow's way to ship
+    card types: ``metaflow_extensions/<org>/plugins/cards/<name>/__init__.py`` listing
+    ``CARDS``); a package that fails to import is skipped, as Metaflow skips it."""
+    global _extensions_loaded
+    if _extensions_loaded:
+        return
+    _extensions_loaded = True
+    import glob
+    import importlib.util
+    import os
+    import sys
+
+    seen = set()
+    for root in list(sys.path):
+        pattern = os.path.join(root or ".", "metaflow_extensions", "*", "plugins", "cards", "*", "__init__.py")
+        for init in sorted(glob.glob(pattern)):
+            parts = init.split(os.sep)
+            name = f"metaflow_extensions.{parts[-5]}.plugins.cards.{parts[-2]}"
+            if name in seen or name in sys.modules:
+                continue
+            seen.add(name)
+            spec = importlib.util.spec_from_file_location(name, init)
+            if spec is None or spec.loader is None:
+                continue
+            module = importlib.util.module_from_spec(spec)
+            try:
+                spec.loader.exec_module(module)
+            except Exception as e:  # noqa: BLE001 - a broken package hides only its cards
+                print(f"flowc: card package {name} not loaded: {type(e).__name__}: {e}", file=sys.stderr)
+                continue
+            sys.modules[name] = module
 
 
 def editable(card_type: str) -> bool:

@@ -47,10 +47,6 @@ def card_specs(
     out = []
     for n, kw in enumerate(kwargs):
         t = str(kw.get("type", "default"))
-        if t not in CARD_TYPES:
-            from flowc.cards.custom import find_card_type
-
-            t = t if find_card_type(t) is not None else "blank"
         out.append(
             CardSpec(
                 type=t,

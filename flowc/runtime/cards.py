@@ -105,9 +105,14 @@ class TaskCards:
             handle = self.current.handles[spec.key]
             problem = None
             custom = find_card_type(spec.type) if spec.type not in CARD_TYPES else None
-            if custom is not None and not timed and status == "running":
+            if spec.type not in CARD_TYPES and not timed and status == "running":
                 continue  # a custom card type renders once, when the task has ended
             try:
+                if spec.type not in CARD_TYPES and custom is None:
+                    raise LookupError(
+                        f"card type {spec.type!r} is not found: define a MetaflowCard subclass "
+                        "with that type, or use default or blank"
+                    )
                 limit = spec.timeout if timed else None
                 why = f"card {spec.key!r} took longer than its timeout of {spec.timeout:g} s"
                 with _alarm(limit, self.step, why):

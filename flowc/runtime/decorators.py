@@ -111,8 +111,18 @@ def step_decorators(func: Callable[..., Any]) -> list[tuple[str, dict[str, Any]]
     return list(getattr(func, "__flowc_decorators__", []))
 
 
-def policy_for(func: Callable[..., Any], with_specs: Sequence[Sequence[Any]] = ()) -> StepPolicy:
+def policy_for(
+    func: Callable[..., Any],
+    with_specs: Sequence[Sequence[Any]] = (),
+    configs: dict[str, Any] | None = None,
+) -> StepPolicy:
+    """``configs``: the run's Config values, for decorator arguments computed from them
+    (``@environment(vars={"x": cfg.x})``, ``@environment(**cfg)``)."""
     decos = {name: dict(kw) for name, kw in step_decorators(func)}
+    if configs is not None:
+        from flowc.configs import resolve
+
+        decos = {name: resolve(kw, configs) for name, kw in decos.items()}
     for name, kw in with_specs:
         decos.setdefault(name, dict(kw))
     retries = delay = 0

@@ -112,7 +112,11 @@ def _params(
     specs = specs_of(cls)
     from flowc.authoring import current
 
-    for key, value in (_project(cls, flow) or {}).items():
+    try:
+        project = _project(cls, flow)
+    except Exception:  # noqa: BLE001 - a name computed from configs: known after them
+        project = None
+    for key, value in (project or {}).items():
         setattr(current, key, value)  # a callable default may read current.project_name
     try:
         given = from_json(specs, params_json) if params_json is not None else {}
@@ -171,7 +175,14 @@ def run_flow(path: str, args: Sequence[str], opts: RunOptions) -> int:
 
     try:
         run = start_run(
-            ds, ir, path, values, names, opts.tags, with_specs, project=_project(loaded.cls, ir)
+            ds,
+            ir,
+            path,
+            values,
+            names,
+            opts.tags,
+            with_specs,
+            project=_project(loaded.cls, ir, values),
         )
     except ArtifactError as e:
         raise LaunchError(f"a parameter value cannot be stored: {e}") from None
@@ -217,7 +228,7 @@ def resume_flow(
         opts.tags,
         with_specs or origin.with_specs,
         origin=origin,
-        project=_project(loaded.cls, ir),
+        project=_project(loaded.cls, ir, origin.params),
     )
     from_what = f"step {step}" if step else "where it failed"
     print(f"Resuming {ir.name}/{origin.run_id} from {from_what} as {ir.name}/{run.run_id}")
@@ -225,12 +236,12 @@ def resume_flow(
     return code
 
 
-def _project(cls: type, flow: FlowIR | str) -> dict | None:
+def _project(cls: type, flow: FlowIR | str, configs: dict | None = None) -> dict | None:
     from flowc.runtime.project import project_info, project_name_of
     from flowc.runtime.runs import user_name
 
     name = flow if isinstance(flow, str) else flow.name
-    return project_info(project_name_of(cls), name, user_name())
+    return project_info(project_name_of(cls, configs), name, user_name())
 
 
 def _prepare_run(path: str, opts: RunOptions):  # noqa: ANN202

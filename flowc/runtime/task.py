@@ -99,7 +99,7 @@ def execute_task(
             cap.__enter__()
         try:
             func = find_function(ctx.flow.cls, step_name)
-            policy = policy_for(func, run.with_specs)
+            policy = policy_for(func, run.with_specs, run.params)
             cards = TaskCards(ctx, step_name, index, attempt, policy.cards, started)
             record = _run_step(ctx, step_name, index, attempt, func, policy, result, cards)
             result.status = "ok"
@@ -416,7 +416,7 @@ def _set_current(ctx: TaskContext, step: str, index: Index, attempt: int) -> Non
     current.namespace = f"user:{current.username}"
     current._datastore = ctx.ds
     project = run.record.get("project") or project_info(
-        project_name_of(ctx.flow.cls), run.flow, current.username or ""
+        project_name_of(ctx.flow.cls, run.params), run.flow, current.username or ""
     )
     for key, value in (project or {}).items():
         setattr(current, key, value)
