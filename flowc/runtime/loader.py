@@ -155,6 +155,12 @@ def load_flow(path: str, flow_name: str) -> LoadedFlow:
     cls = getattr(module, flow_name, None)
     if not isinstance(cls, type):
         raise FlowImportError(f"{path}: importing it defined no class {flow_name}")
+    from flowc.extend import apply_mutators
+
+    try:
+        apply_mutators(cls)  # once per process, before any task reads a decorator
+    except Exception as e:  # noqa: BLE001 - the flow's own mutator code
+        raise FlowImportError(_import_failure(path, e)) from e
     return LoadedFlow(path, module, cls)
 
 

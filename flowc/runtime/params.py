@@ -40,6 +40,7 @@ class ParamSpec:
     encoding: str = "utf-8"
     parser: Any = None  # a Config's: text -> value (default: JSON)
     default_is_value: bool = False  # a Config's default_value (not a file path)
+    separator: str | None = None  # Parameter(separator=","): the value is a list
 
     @property
     def option(self) -> str:
@@ -107,7 +108,11 @@ def _spec(attr: str, p: Parameter) -> ParamSpec:
         t = type(d) if isinstance(d, bool | int | float | str) else str
         if isinstance(d, (dict, list)):
             t = "json"
-    return ParamSpec(attr, p.name, "parameter", t, p.default, p.required, p.help)
+    sep = p.kwargs.get("separator")
+    return ParamSpec(
+        attr, p.name, "parameter", t, p.default, p.required, p.help,
+        separator=sep if isinstance(sep, str) and sep else None,
+    )
 
 
 def _norm(name: str) -> str:
@@ -172,7 +177,14 @@ def _unknown(name: str, specs: Sequence[ParamSpec], flow: str) -> str:
 
 
 def convert(spec: ParamSpec, raw: Any, from_default: bool = False) -> Any:
-    """A raw command-line string (or a default) to the parameter's value."""
+    """A raw command-line string (or a default) to the parameter's value; with a
+    ``separator``, the list of values it separates."""
+    if spec.separator is not None and isinstance(raw, str):
+        return [_convert(spec, part, from_default) for part in raw.split(spec.separator)]
+    return _convert(spec, raw, from_default)
+
+
+def _convert(spec: ParamSpec, raw: Any, from_default: bool = False) -> Any:
     what = "default of " if from_default else ""
     if spec.kind == "include_file":
         return _read_file(spec, raw)
