@@ -331,7 +331,7 @@ def resolve(
             from flowc.configs import ConfigValue
 
             configs = ConfigValue(config_values)
-        from_env = env_value(spec) if spec.kind == "parameter" else config_env(spec)
+        from_env = env_value(spec) if spec.kind != "config" else config_env(spec)
         if spec.kind == "config" and spec.attr not in given and from_env is None:
             if callable(spec.default):
                 from_env = _call_default(spec, flow, user, configs)

@@ -80,8 +80,8 @@ class TaskState:
             )
         if name in self.params:
             raise AttributeError(
-                f"cannot assign to {name!r}: it is a Parameter, read-only in every step; store "
-                "a new value under another name"
+                f"cannot assign to {name!r}: it is a Parameter (or a class-level constant), "
+                "read-only in every step; store a new value under another name"
             )
 
     def delete(self, obj: Any, name: str) -> None:

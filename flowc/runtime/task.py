@@ -33,6 +33,7 @@ from flowc.runtime.cards import TaskCards
 from flowc.runtime.decorators import CaughtException, StepPolicy, exception_type, policy_for
 from flowc.runtime.loader import LoadedFlow, find_function
 from flowc.extend import run_wrapped
+from flowc.runtime.constants import flow_constants
 from flowc.runtime.parallel import parallel_info
 from flowc.runtime.project import project_info, project_name_of
 from flowc.runtime.runs import RunInfo, finish_run
@@ -197,8 +198,9 @@ def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, 
     """A fresh flow object for the task, wired to its inputs (and, for a join, ``inputs``)."""
     g, ds, run = ctx.graph, ctx.ds, ctx.run
     step = g.steps[step_name]
-    params = frozenset(run.params)
     cls = ctx.flow.cls
+    consts = flow_constants(cls)
+    params = frozenset(run.params) | frozenset(consts)
     inputs = None
     parents: list[str] = []
     refs: dict[str, dict] = {}
@@ -234,6 +236,7 @@ def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, 
             view.__dict__["_flowc_task"] = TaskState(
                 ds, g.steps[s], rec["artifacts"], params, rec["frames"], read_only=True
             )
+            view.__dict__.update(consts)
             view.__dict__.update(run.params)
             views.append(view)
             parents.append(f"{s}/{rec['task_id']}")
@@ -259,6 +262,7 @@ def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, 
     obj = cls.__new__(cls)
     pathspec = f"{run.flow}/{run.run_id}/{step_name}/{task_id(index)}"
     obj.__dict__["_flowc_task"] = TaskState(ds, step, refs, params, frames, pathspec=pathspec)
+    obj.__dict__.update(consts)
     obj.__dict__.update(run.params)
     return obj, inputs, parents
 
@@ -375,6 +379,9 @@ def _persist(ctx: TaskContext, obj: Any, state: TaskState) -> dict[str, dict]:
             out[name] = state.refs[name]  # read but not changed: no hashing, no writing
             continue
         out[name] = ctx.ds.put(name, value)
+    for name, value in flow_constants(ctx.flow.cls).items():
+        if name not in ctx.run.param_refs:
+            out[name] = ctx.ds.put(name, value)
     for attr, ref in ctx.run.param_refs.items():
         out[attr] = ref
     return out
