@@ -216,6 +216,8 @@ class Run(_Object):
 
     def replace_tags(self, remove: list[str] | tuple[str, ...], add: list[str] | tuple[str, ...]) -> None:
         """Remove ``remove``, then add ``add``, in one change."""
+        if not remove and not add:
+            raise ValueError("replace_tags needs at least one tag to remove or to add")
         self._check_not_system(remove)
         self._change_tags(set(_check_tags(add)) - self.system_tags, set(_check_tags(remove)))
 

@@ -374,7 +374,8 @@ def _persist(ctx: TaskContext, obj: Any, state: TaskState) -> dict[str, dict]:
         if name == "_flowc_task" or name.startswith("__") or name in params:
             continue
         if name in state.loaded and (
-            isinstance(value, _IMMUTABLE) or unchanged(value, state.loaded[name])
+            (isinstance(value, _IMMUTABLE) and value is state.originals.get(name))
+            or unchanged(value, state.loaded[name])
         ):
             out[name] = state.refs[name]  # read but not changed: no hashing, no writing
             continue
