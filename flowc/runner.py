@@ -345,8 +345,11 @@ def _source_of(flow: type) -> str:
     if path and os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             return f.read()
-    filename = inspect.getsourcefile(flow) or inspect.getfile(flow)
-    lines = linecache.getlines(filename)
+    try:
+        filename = inspect.getsourcefile(flow) or inspect.getfile(flow)
+    except (TypeError, OSError):
+        filename = None
+    lines = linecache.getlines(filename) if filename else []
     if not lines:
-        raise RunnerError(f"cannot find the source of {flow.__name__}")
+        raise RunnerError(f"cannot find the source of {flow.__name__} (define it in a file or a cell)")
     return "".join(lines)
