@@ -165,6 +165,13 @@ def test_client_attributes_and_cards(tmp_path, client_at):
         get_cards(start, type="nope")
     with pytest.raises(CardNotPresentException):
         get_cards(a)
+    run.add_tag(["x", "y"])  # Metaflow's older list form
+    run.replace_tag(["x"], ["z"])
+    assert {"y", "z"} <= run.user_tags and "x" not in run.user_tags
+    with pytest.raises(ValueError):
+        run.replace_tags([], [])
+    with pytest.raises(ValueError):
+        run.remove_tags([f"user:{run.user}"])  # a system tag
 
 
 def test_crashes_keep_output_and_catch_records_a_killed_task(tmp_path, client_at):

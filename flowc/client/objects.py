@@ -186,6 +186,14 @@ class Run(_Object):
 
     @property
     def user_tags(self) -> frozenset[str]:
+        """The run's user tags (as this object last changed them, when it did: steps running
+        at once may change the same tags, as in Metaflow each sees its own changes)."""
+        mine = self.__dict__.get("_mutated_tags")
+        if mine is not None:
+            return mine
+        return self._stored_tags()
+
+    def _stored_tags(self) -> frozenset[str]:
         doc = read_record(self._ds, f"{self._base}/tags.json", check_tags)
         return frozenset(doc["tags"] if doc is not None else self.record.get("tags", ()))
 
@@ -198,21 +206,24 @@ class Run(_Object):
         return self.user_tags | self.system_tags
 
     def add_tag(self, tag: str) -> None:
-        self.add_tags([tag])
+        self.add_tags(tag if isinstance(tag, (list, tuple)) else [tag])
 
     def add_tags(self, tags: list[str] | tuple[str, ...]) -> None:
         """Add user tags; a tag that is already a system tag is left alone."""
         self._change_tags(set(_check_tags(tags)) - self.system_tags, set())
 
     def remove_tag(self, tag: str) -> None:
-        self.remove_tags([tag])
+        self.remove_tags(tag if isinstance(tag, (list, tuple)) else [tag])
 
     def remove_tags(self, tags: list[str] | tuple[str, ...]) -> None:
         self._check_not_system(tags)
         self._change_tags(set(), set(_check_tags(tags)))
 
     def replace_tag(self, old: str, new: str) -> None:
-        self.replace_tags([old], [new])
+        self.replace_tags(
+            old if isinstance(old, (list, tuple)) else [old],
+            new if isinstance(new, (list, tuple)) else [new],
+        )
 
     def replace_tags(self, remove: list[str] | tuple[str, ...], add: list[str] | tuple[str, ...]) -> None:
         """Remove ``remove``, then add ``add``, in one change."""
@@ -228,7 +239,7 @@ class Run(_Object):
 
         storage = self._ds.storage
         if not isinstance(storage, LocalStorage):
-            self._set_tags((self.user_tags - remove) | add)
+            self._set_tags((self._stored_tags() - remove) | add)
             return
         import fcntl
         import os
@@ -237,7 +248,7 @@ class Run(_Object):
         with open(path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                self._set_tags((self.user_tags - remove) | add)
+                self._set_tags((self._stored_tags() - remove) | add)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -253,6 +264,7 @@ class Run(_Object):
         from flowc.datastore.index import record_tags
 
         ordered = sorted(tags)
+        self._mutated_tags = frozenset(ordered)
         self._ds.write_json(f"{self._base}/tags.json", {"tags": ordered})
         record_tags(self._ds, self.flow_name, self.id, ordered)
         if self._entry is not None:
@@ -605,6 +617,8 @@ class Task(_Object):
         }
         if rec.get("host"):
             out["hostname"] = str(rec["host"])
+        if rec.get("parallel_node_index") == 0:
+            out["internal_task_type"] = "control"
         run = Run(f"{self.flow_name}/{self.run_id}", self._ds, _check_namespace=False)
         if run.origin_run_id:
             out["origin-run-id"] = run.origin_run_id

@@ -309,6 +309,8 @@ def _outcome(obj: Any, state: TaskState) -> dict[str, Any]:
         if call is not None:
             raise StepError(f"step {step.name!r} has no successor but called self.next()")
         return {}
+    if call is None and step.decorator("parallel") is not None and current.parallel.node_index:
+        return {}  # as in Metaflow, a @parallel worker (not node 0) need not call self.next()
     if call is None:
         raise StepError(
             f"step {step.name!r} finished without calling self.next(); end it with "
