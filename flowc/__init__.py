@@ -16,13 +16,17 @@ from flowc.authoring import (
     current,
     environment,
     kubernetes,
+    parallel,
     project,
     resources,
     retry,
     schedule,
+    secrets,
     step,
     timeout,
 )
+from flowc.configs import config_expr
+from flowc.extend import FlowMutator, StepMutator, UserStepDecorator, user_step_decorator
 
 __version__ = "0.1.0"
 
@@ -41,11 +45,24 @@ _CLIENT = frozenset(
 )
 
 
+# Other names loaded on first use: name -> module that defines it.
+_LAZY = {
+    "get_metadata": "flowc.client.scope",
+    "metadata": "flowc.client.scope",
+    "Runner": "flowc.runner",
+    "NBRunner": "flowc.runner",
+}
+
+
 def __getattr__(name: str):  # noqa: ANN202 - module attribute hook
     if name in _CLIENT:
         import flowc.client
 
         return getattr(flowc.client, name)
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'flowc' has no attribute {name!r}")
 
 
@@ -68,10 +85,17 @@ __all__ = [
     "namespace",
     "environment",
     "kubernetes",
+    "config_expr",
+    "FlowMutator",
+    "StepMutator",
+    "UserStepDecorator",
+    "user_step_decorator",
+    "parallel",
     "project",
     "resources",
     "retry",
     "schedule",
+    "secrets",
     "step",
     "timeout",
     "__version__",

@@ -39,6 +39,24 @@ class FlowSpec:
     def name(self) -> str:
         return type(self).__name__
 
+    def __iter__(self) -> Any:
+        """The flow's steps (functions with ``.name``), in definition order, as Metaflow's."""
+        from flowc.extend import step_names
+
+        return iter([getattr(type(self), n) for n in step_names(type(self))])
+
+    @property
+    def _graph(self) -> Any:
+        """Metaflow's ``FlowGraph`` view of this flow (``self._graph["a"].type``)."""
+        from flowc.flowgraph import graph_of
+
+        return graph_of(type(self))
+
+    @property
+    def _current_step(self) -> str | None:
+        """The step running now (Metaflow's private name for ``current.step_name``)."""
+        return current.step_name
+
     def __getattr__(self, name: str) -> Any:
         state = self.__dict__.get("_flowc_task")
         if state is None or name.startswith("__"):
@@ -97,6 +115,24 @@ class FlowSpec:
         state = self._state("self.index")
         return state.frames[-1]["index"] if state.frames else None
 
+    @property
+    def _foreach_stack(self) -> list[Any]:
+        """Metaflow's private frames (``.step``, ``.var``, ``.num_splits``, ``.index``,
+        ``.value``), outermost first; code written against Metaflow reads them."""
+        from types import SimpleNamespace
+
+        state = self._state("self._foreach_stack")
+        return [
+            SimpleNamespace(
+                step=f.get("step"),
+                var=f.get("var"),
+                num_splits=f["num_splits"],
+                index=f["index"],
+                value=state.input_at(self, i),
+            )
+            for i, f in enumerate(state.frames)
+        ]
+
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
         """``(index, number of items, item)`` for every enclosing foreach, outermost first."""
         state = self._state("self.foreach_stack()")
@@ -109,6 +145,7 @@ class FlowSpec:
 def step(func: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a method as a step of the flow."""
     func.is_step = True  # type: ignore[attr-defined]
+    func.name = func.__name__  # type: ignore[attr-defined]
     func.__flowc_decorators__ = list(getattr(func, "__flowc_decorators__", []))  # type: ignore[attr-defined]
     return func
 
@@ -145,6 +182,8 @@ environment = _recording_decorator("environment", "step")
 kubernetes = _recording_decorator("kubernetes", "step")
 schedule = _recording_decorator("schedule", "flow")
 project = _recording_decorator("project", "flow")
+parallel = _recording_decorator("parallel", "step")
+secrets = _recording_decorator("secrets", "step")
 
 # ----------------------------------------------------------------------------- parameters ---
 
@@ -186,10 +225,45 @@ class IncludeFile(Parameter):
 
 
 class Config(Parameter):
-    """A configuration read from a JSON file (or a default dict) when the run starts."""
+    """A configuration read when the run starts: from a file (``default`` is its path; JSON, or
+    whatever ``parser`` reads), or a value (``default_value``: a dict, or a function of the
+    context). In the class body, ``cfg.key`` and ``**cfg`` stand for values computed then
+    (see :mod:`flowc.configs`); in a step, ``self.cfg`` is the read-only value."""
 
-    def __init__(self, name: str, default: Any = None, default_value: Any = None, **kwargs: Any):
-        super().__init__(name, default=default if default is not None else default_value, **kwargs)
+    def __init__(
+        self,
+        name: str,
+        default: Any = None,
+        default_value: Any = None,
+        parser: Any = None,
+        **kwargs: Any,
+    ):
+        super().__init__(name, default=default, **kwargs)
+        self.default_value = default_value
+        self.parser = parser
+        if default is None and default_value is not None:
+            self.default = default_value  # read as a value, not a path
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_") or key in ("is_step", "dtype", "shape"):
+            raise AttributeError(key)
+        from flowc.configs import Deferred
+
+        return getattr(Deferred(self.name), key)
+
+    def __getitem__(self, key: Any) -> Any:
+        from flowc.configs import UNPACK, Deferred
+
+        if isinstance(key, str) and key.startswith(UNPACK):
+            return Deferred(self.name, unpack=True)
+        return Deferred(self.name)[key]
+
+    def keys(self) -> list[str]:
+        """``**cfg`` in a decorator call: one marker key, replaced by the value's items when the
+        run starts."""
+        from flowc.configs import UNPACK
+
+        return [UNPACK + self.name]
 
 
 # -------------------------------------------------------------------------------- current ---
@@ -211,6 +285,32 @@ class _Current:
     pathspec: str | None = None
     username: str | None = None
     tags: tuple[str, ...] = ()
+    namespace: str | None = None
+    # @project (None without one)
+    project_name: str | None = None
+    branch_name: str | None = None
+    project_flow_name: str | None = None
+    is_production: bool | None = None
+    parallel: Any = None  # in a @parallel step: num_nodes, node_index, control_task_id
+    _datastore: Any = None  # the running task's datastore, for current.task / current.run
+
+    @property
+    def task(self) -> Any:
+        """This task as a client ``Task`` (picklable: store it as an artifact)."""
+        if not self.is_running_flow:
+            return None
+        from flowc.client.objects import Task
+
+        return Task._running(self.pathspec, self._datastore)
+
+    @property
+    def run(self) -> Any:
+        """This run as a client ``Run``."""
+        if not self.is_running_flow:
+            return None
+        from flowc.client.objects import Run
+
+        return Run(f"{self.flow_name}/{self.run_id}", self._datastore, _check_namespace=False)
 
     @property
     def tempdir(self) -> str | None:

@@ -178,7 +178,7 @@ CASES = [
     ),
     ("artifact-name", swap(SPLIT, "self.y = 1", "self.a = 1"), "self.a = 1", SPLIT),
     (
-        "artifact-name",
+        "parameter-assign",
         'n = Parameter("n", default=1)\n'
         + swap(LINEAR, "self.x = 1", "self.n = 2\n    self.x = 1"),
         "self.n = 2",
@@ -426,6 +426,7 @@ def test_severities():
     assert by_id["join-unmerged-read"] is Severity.WARNING
     assert by_id["foreach-undefined"] is Severity.ERROR
     assert by_id["cycle"] is Severity.ERROR
+    assert by_id["parameter-assign"] is Severity.WARNING  # Metaflow runs such a file
 
 
 def test_messages_name_the_loop_and_suggest_the_closest_step():

@@ -21,7 +21,16 @@ from flowc.cards.components import (
     VegaChart,
 )
 
+from flowc.cards.client import Card, CardContainer, CardNotPresentException, get_cards
+from flowc.cards.custom import MetaflowCard, MetaflowCardComponent
+
 __all__ = [
+    "Card",
+    "CardContainer",
+    "CardNotPresentException",
+    "MetaflowCard",
+    "MetaflowCardComponent",
+    "get_cards",
     "Artifact",
     "Component",
     "Error",

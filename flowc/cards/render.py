@@ -28,6 +28,8 @@ class CardSpec:
     options: dict = field(default_factory=dict)
     timeout: float = 45.0
     n: int = 0  # position among the step's cards: part of the key when there is no id
+    save_errors: bool = True  # False: a card that fails to render is not stored
+    customize: bool = False  # this card takes current.card.append when several could
 
     @property
     def key(self) -> str:
@@ -47,11 +49,13 @@ def card_specs(
         t = str(kw.get("type", "default"))
         out.append(
             CardSpec(
-                type=t if t in CARD_TYPES else "blank",
+                type=t,
                 id=str(kw["id"]) if kw.get("id") else None,
                 options=dict(kw.get("options") or {}),
                 timeout=float(kw.get("timeout", 45) or 45),
                 n=n,
+                save_errors=bool(kw.get("save_errors", True)),
+                customize=bool(kw.get("customize", False)),
             )
         )
     return out
@@ -66,11 +70,13 @@ class CardHandle:
     def __init__(self, spec: CardSpec | None, owner: CardSet):
         self.spec = spec
         self.components: list[Component] = []
+        self.raw: list[Any] = []  # as appended: a custom card type takes only components
         self._owner = owner
 
     def append(self, component: Any) -> None:
         self._owner._check(self)
         self.components.append(as_component(component))
+        self.raw.append(component)
 
     def extend(self, components: Iterable[Any]) -> None:
         for c in components:
@@ -78,6 +84,7 @@ class CardHandle:
 
     def clear(self) -> None:
         self.components.clear()
+        self.raw.clear()
 
     def refresh(self, force: bool = False) -> None:
         self._owner.refresh(force)
@@ -93,9 +100,19 @@ class CardSet:
         self._on_refresh = on_refresh
         self._last_refresh = 0.0
         self._warned = False
-        unnamed = [s for s in self.specs if s.id is None]
-        pick = unnamed[0] if len(unnamed) == 1 else self.specs[0] if len(self.specs) == 1 else None
-        self._default = self.handles[pick.key] if pick else CardHandle(None, self)
+        self._default = CardHandle(None, self)
+        pick = default_editable(self.specs)
+        if pick is not None:
+            self._default = self.handles[pick.key]
+
+    def get(self, type: str | None = None, id: str | None = None) -> list[Component]:  # noqa: A002
+        """The components of the cards of ``type`` (and ``id``), as Metaflow's ``get``."""
+        return [
+            c
+            for s in self.specs
+            if (type is None or s.type == type) and (id is None or s.id == id)
+            for c in self.handles[s.key].components
+        ]
 
     def _check(self, handle: CardHandle) -> None:
         if handle.spec is None and not self._warned:
@@ -111,8 +128,15 @@ class CardSet:
         for s in self.specs:
             if s.id == card_id:
                 return self.handles[s.key]
+        # As Metaflow: a wrong id must not fail the step; its components go nowhere, said once
         ids = ", ".join(repr(s.id) for s in self.specs if s.id) or "none"
-        raise KeyError(f"this step has no card with id {card_id!r} (ids: {ids})")
+        print(
+            f"flowc: current.card[{card_id!r}]: this step has no card with that id (ids: "
+            f"{ids}); its components are dropped",
+            file=sys.stderr,
+        )
+        self._warned = True
+        return CardHandle(None, self)
 
     def append(self, component: Any) -> None:
         self._default.append(component)
@@ -133,6 +157,22 @@ class CardSet:
             return
         self._last_refresh = now
         self._on_refresh(self)
+
+
+def default_editable(specs: Sequence[CardSpec]) -> CardSpec | None:
+    """The card ``current.card.append`` feeds, as Metaflow picks it: the one marked
+    ``customize=True``, else the only card that takes components (a card without an id when
+    several do)."""
+    from flowc.cards.custom import editable
+
+    marked = [s for s in specs if s.customize]
+    if marked:
+        return marked[0]
+    open_ = [s for s in specs if editable(s.type)]
+    if len(open_) == 1:
+        return open_[0]
+    unnamed = [s for s in open_ if s.id is None]
+    return unnamed[0] if len(unnamed) == 1 else None
 
 
 # --- pages --------------------------------------------------------------------------------

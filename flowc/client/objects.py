@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowc.client.scope import NamespaceMismatch, NotFound, datastore, get_namespace
 from flowc.client.records import (
@@ -53,6 +53,19 @@ class _Object:
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.pathspec))
+
+    def __reduce__(self) -> Any:
+        """Pickled as its pathspec and datastore URL (a step may store ``current.task``); it
+        opens again in any namespace, as Metaflow's pickled client objects do."""
+        return (_reopen, (type(self).__name__, self.pathspec, self._ds.url))
+
+
+def _reopen(kind: str, pathspec: str, url: str) -> _Object:
+    ds = Datastore(url)
+    if kind == "Run":
+        return Run(pathspec, ds, _check_namespace=False)
+    cls = {"Flow": Flow, "Step": Step, "Task": Task, "DataArtifact": DataArtifact}[kind]
+    return cls(pathspec, ds)
 
 
 # --- Flow -----------------------------------------------------------------------------------------
@@ -100,6 +113,19 @@ class Flow(_Object):
     @property
     def latest_successful_run(self) -> Run | None:
         return next((r for r in self.runs() if r.successful), None)
+
+    @property
+    def parent(self) -> None:
+        return None
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """A flow has no tags of its own (its runs have)."""
+        return frozenset()
+
+    @property
+    def path_components(self) -> list[str]:
+        return [self.id]
 
 
 def _warn(message: str) -> None:
@@ -160,36 +186,85 @@ class Run(_Object):
 
     @property
     def user_tags(self) -> frozenset[str]:
+        """The run's user tags (as this object last changed them, when it did: steps running
+        at once may change the same tags, as in Metaflow each sees its own changes)."""
+        mine = self.__dict__.get("_mutated_tags")
+        if mine is not None:
+            return mine
+        return self._stored_tags()
+
+    def _stored_tags(self) -> frozenset[str]:
         doc = read_record(self._ds, f"{self._base}/tags.json", check_tags)
         return frozenset(doc["tags"] if doc is not None else self.record.get("tags", ()))
 
     @property
     def system_tags(self) -> frozenset[str]:
-        return frozenset({f"user:{self.user}"})
+        return frozenset({f"user:{self.user}", *self.record.get("system_tags", ())})
 
     @property
     def tags(self) -> frozenset[str]:
         return self.user_tags | self.system_tags
 
     def add_tag(self, tag: str) -> None:
-        self.add_tags([tag])
+        self.add_tags(tag if isinstance(tag, (list, tuple)) else [tag])
 
     def add_tags(self, tags: list[str] | tuple[str, ...]) -> None:
-        self._set_tags(self.user_tags | set(_check_tags(tags)))
+        """Add user tags; a tag that is already a system tag is left alone."""
+        self._change_tags(set(_check_tags(tags)) - self.system_tags, set())
 
     def remove_tag(self, tag: str) -> None:
-        self.remove_tags([tag])
+        self.remove_tags(tag if isinstance(tag, (list, tuple)) else [tag])
 
     def remove_tags(self, tags: list[str] | tuple[str, ...]) -> None:
-        self._set_tags(self.user_tags - set(_check_tags(tags)))
+        self._check_not_system(tags)
+        self._change_tags(set(), set(_check_tags(tags)))
 
     def replace_tag(self, old: str, new: str) -> None:
-        self._set_tags((self.user_tags - {old}) | set(_check_tags([new])))
+        self.replace_tags(
+            old if isinstance(old, (list, tuple)) else [old],
+            new if isinstance(new, (list, tuple)) else [new],
+        )
+
+    def replace_tags(self, remove: list[str] | tuple[str, ...], add: list[str] | tuple[str, ...]) -> None:
+        """Remove ``remove``, then add ``add``, in one change."""
+        if not remove and not add:
+            raise ValueError("replace_tags needs at least one tag to remove or to add")
+        self._check_not_system(remove)
+        self._change_tags(set(_check_tags(add)) - self.system_tags, set(_check_tags(remove)))
+
+    def _change_tags(self, add: set[str], remove: set[str]) -> None:
+        """Apply a change to the tags as they are now: steps running at once may each change
+        them (a local datastore serialises the changes with a lock file)."""
+        from flowc.datastore.storage import LocalStorage
+
+        storage = self._ds.storage
+        if not isinstance(storage, LocalStorage):
+            self._set_tags((self._stored_tags() - remove) | add)
+            return
+        import fcntl
+        import os
+
+        path = os.path.join(storage.root, self._base, ".tags.lock")
+        with open(path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self._set_tags((self._stored_tags() - remove) | add)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _check_not_system(self, tags: list[str] | tuple[str, ...]) -> None:
+        system = set(tags if not isinstance(tags, str) else [tags]) & self.system_tags
+        if system:
+            raise ValueError(
+                f"{', '.join(sorted(system))} {'is a system tag' if len(system) == 1 else 'are system tags'}"
+                f" of run {self.pathspec}; only user tags can be removed"
+            )
 
     def _set_tags(self, tags: set[str] | frozenset[str]) -> None:
         from flowc.datastore.index import record_tags
 
         ordered = sorted(tags)
+        self._mutated_tags = frozenset(ordered)
         self._ds.write_json(f"{self._base}/tags.json", {"tags": ordered})
         record_tags(self._ds, self.flow_name, self.id, ordered)
         if self._entry is not None:
@@ -241,8 +316,10 @@ class Run(_Object):
         order = [s["name"] for s in ir.get("steps", ())] if ir else sorted(present)
         return [name for name in order if name in present]
 
-    def steps(self) -> Iterator[Step]:
-        """Steps that ran, in the flow's order."""
+    def steps(self, *tags: str) -> Iterator[Step]:
+        """Steps that ran, in the flow's order (none unless the run has every tag given)."""
+        if tags and not set(tags) <= self.tags:
+            return
         for name in self._step_names():
             yield Step(f"{self.pathspec}/{name}", self._ds)
 
@@ -256,6 +333,27 @@ class Run(_Object):
         return step in self._step_names()
 
     @property
+    def parent(self) -> Flow:
+        return Flow(self.flow_name, self._ds)
+
+    @property
+    def path_components(self) -> list[str]:
+        return self.pathspec.split("/")
+
+    def _graph(self) -> dict[str, list[str]]:
+        """Each step's successors, from the graph the run used."""
+        ir = read_record(self._ds, f"{self._base}/ir.json") or {}
+        out: dict[str, list[str]] = {}
+        for s in ir.get("steps", ()):
+            tr = s.get("transition") or {}
+            targets = list(tr.get("targets") or ())
+            for case in tr.get("cases") or ():
+                if case[1] not in targets:
+                    targets.append(case[1])
+            out[s["name"]] = targets
+        return out
+
+    @property
     def end_task(self) -> Task | None:
         if not self._ds.storage.exists(layout.task_record_key(self.flow_name, self.id, "end", "0")):
             return None
@@ -266,6 +364,15 @@ class Run(_Object):
         """The end step's artifacts (None until the end step has finished)."""
         end = self.end_task
         return end.data if end is not None else None
+
+
+def _is_running(pathspec: str, depth: int = 0) -> bool:
+    """Whether ``pathspec`` is the task running in this process (or, with depth 1, its step)."""
+    from flowc.authoring import current
+
+    if not current.is_running_flow or not current.pathspec:
+        return False
+    return current.pathspec.rsplit("/", depth)[0] == pathspec if depth else current.pathspec == pathspec
 
 
 def _check_tags(tags: list[str] | tuple[str, ...]) -> list[str]:
@@ -297,7 +404,7 @@ class Step(_Object):
         super().__init__(f"{flow}/{run_id}/{step}", _ds)
         self.flow_name, self.run_id = flow, run_id
         self._base = layout.step_dir(flow, run_id, step)
-        if not self._task_ids():
+        if not self._task_ids() and not _is_running(self.pathspec, depth=1):
             if read_record(self._ds, f"{layout.run_dir(flow, run_id)}/run.json") is None:
                 raise NotFound(_missing_run(self._ds, flow, run_id))
             raise NotFound(f"run {flow}/{run_id} has no task of step {step!r}")
@@ -306,8 +413,15 @@ class Step(_Object):
         ids = self._ds.storage.listdir(self._base)
         return sorted(ids, key=lambda t: tuple(int(p) if p.isdigit() else -1 for p in t.split(".")))
 
-    def tasks(self) -> Iterator[Task]:
-        """Every task of the step, finished or failed, in index order."""
+    @property
+    def tags(self) -> frozenset[str]:
+        return self.parent.tags
+
+    def tasks(self, *tags: str) -> Iterator[Task]:
+        """Every task of the step, finished or failed, in index order (none unless the run
+        has every tag given)."""
+        if tags and not set(tags) <= self.tags:
+            return
         for tid in self._task_ids():
             yield Task(f"{self.pathspec}/{tid}", self._ds)
 
@@ -321,6 +435,41 @@ class Step(_Object):
     def task(self) -> Task:
         """The step's task (the first one, for a foreach body)."""
         return next(self.tasks())
+
+    def control_tasks(self) -> Iterator[Task]:
+        """The tasks that lead a ``@parallel`` step's gang (node 0), as Metaflow lists them."""
+        return (t for t in self.tasks() if t._record.get("parallel_node_index") == 0)
+
+    @property
+    def parent(self) -> Run:
+        return Run(f"{self.flow_name}/{self.run_id}", self._ds, _check_namespace=False)
+
+    @property
+    def path_components(self) -> list[str]:
+        return self.pathspec.split("/")
+
+    @property
+    def child_steps(self) -> Iterator[Step]:
+        """The steps that run after this one (that ran in this run)."""
+        run = self.parent
+        present = set(run._step_names())
+        for name in run._graph().get(self.id, ()):
+            if name in present:
+                yield Step(f"{run.pathspec}/{name}", self._ds)
+
+    @property
+    def parent_steps(self) -> Iterator[Step]:
+        run = self.parent
+        present = set(run._step_names())
+        for name, targets in run._graph().items():
+            if self.id in targets and name in present:
+                yield Step(f"{run.pathspec}/{name}", self._ds)
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """For a step of a resumed run: the same step of the run it resumed."""
+        origin = self.parent.origin_run_id
+        return f"{self.flow_name}/{origin}/{self.id}" if origin else None
 
     @property
     def created_at(self) -> datetime | None:
@@ -339,7 +488,9 @@ class Step(_Object):
 class Task(_Object):
     """One task: its artifacts, its logs, and how it ended."""
 
-    def __init__(self, pathspec: str, _ds: Datastore | None = None):
+    def __init__(
+        self, pathspec: str, _ds: Datastore | None = None, _namespace_check: bool = False
+    ):
         parts = _split(pathspec, 4, "Task", "LRFlow/1764500000000000/train/0")
         super().__init__("/".join(parts), _ds)
         self.flow_name, self.run_id, self.step_name, _ = parts
@@ -347,10 +498,29 @@ class Task(_Object):
         self._record = read_record(self._ds, f"{self._dir}/task.json", check_task)
         if self._record is None:
             attempts = self._attempts()
+            if not attempts and _is_running(self.pathspec):
+                self._record = {"status": "running"}  # Task(current.pathspec) in its own step
+                return
             if not attempts:
                 Step(f"{self.flow_name}/{self.run_id}/{self.step_name}", self._ds)
                 raise NotFound(f"task {self.pathspec} does not exist")
             self._record = attempts[-1]
+
+    @classmethod
+    def _running(cls, pathspec: str, ds: Datastore | None) -> Task:
+        """The task running now (``current.task``): it has no record yet."""
+        return cls._from_record(pathspec, ds, {"status": "running"})
+
+    @classmethod
+    def _from_record(cls, pathspec: str, ds: Datastore | None, record: dict) -> Task:
+        """A task whose record is not stored yet (a card renders it as the task ends)."""
+        task = cls.__new__(cls)
+        parts = pathspec.split("/")
+        _Object.__init__(task, pathspec, ds)
+        task.flow_name, task.run_id, task.step_name, _ = parts
+        task._dir = layout.task_dir(*parts)
+        task._record = record
+        return task
 
     def _attempts(self) -> list[dict]:
         names = self._ds.storage.listdir(self._dir)
@@ -395,9 +565,88 @@ class Task(_Object):
         return when(self._record.get("finished_at"))
 
     @property
-    def exception(self) -> str | None:
-        """The error of a failed task (or one ``@catch`` caught), as one line."""
-        return self._record.get("error")
+    def exception(self) -> TaskException | None:
+        """Why a task failed (``.type``, ``.exception``, ``.stacktrace``; ``str()`` is one
+        line); None when it succeeded, also when ``@catch`` handled the error."""
+        if self.successful or not self._record.get("error"):
+            return None
+        return TaskException(self._record)
+
+    @property
+    def parent(self) -> Step:
+        return Step(f"{self.flow_name}/{self.run_id}/{self.step_name}", self._ds)
+
+    @property
+    def path_components(self) -> list[str]:
+        return self.pathspec.split("/")
+
+    @property
+    def parent_task_pathspecs(self) -> Iterator[str]:
+        for p in self._record.get("parents") or ():
+            yield f"{self.flow_name}/{self.run_id}/{p}"
+
+    @property
+    def parent_tasks(self) -> Iterator[Task]:
+        """The tasks this one continued from (several for a join)."""
+        for p in self.parent_task_pathspecs:
+            yield Task(p, self._ds)
+
+    @property
+    def child_task_pathspecs(self) -> Iterator[str]:
+        for t in self.child_tasks:
+            yield t.pathspec
+
+    @property
+    def child_tasks(self) -> Iterator[Task]:
+        """The tasks that continued from this one."""
+        me = f"{self.step_name}/{self.id}"
+        for step in self.parent.child_steps:
+            for task in step:
+                if me in (task._record.get("parents") or ()):
+                    yield task
+
+    @property
+    def metadata_dict(self) -> dict[str, str]:
+        """The task's metadata as Metaflow names it (attempt, origin-run-id, ...)."""
+        rec = self._record
+        out = {
+            "attempt": str(self.current_attempt),
+            "attempt-done": str(self.current_attempt),
+            "attempt_ok": str(self.successful),
+            "python_version": rec.get("python_version", ""),
+        }
+        if rec.get("host"):
+            out["hostname"] = str(rec["host"])
+        if rec.get("parallel_node_index") == 0:
+            out["internal_task_type"] = "control"
+        run = Run(f"{self.flow_name}/{self.run_id}", self._ds, _check_namespace=False)
+        if run.origin_run_id:
+            out["origin-run-id"] = run.origin_run_id
+        if self.origin_pathspec:
+            out["origin-task-id"] = self.origin_pathspec.rsplit("/", 1)[-1]
+        return out
+
+    @property
+    def metadata(self) -> list[Metadata]:
+        """Every metadata entry: one ``attempt`` per attempt made, then the task's fields."""
+        out = []
+        attempts = self._attempts()
+        if self.successful:
+            attempts.append(self._record)
+        for rec in attempts:
+            n = str(rec.get("attempt", 0))
+            out.append(Metadata("attempt", n, when(rec.get("started_at")), "attempt", self))
+        for name, value in self.metadata_dict.items():
+            if name != "attempt":
+                out.append(Metadata(name, value, self.created_at, name, self))
+        return out
+
+    def loglines(self, stream: str, as_unicode: bool = True) -> Iterator[tuple[datetime | None, str]]:
+        """``(timestamp, line)`` for each line the task printed on ``stream``."""
+        at = self.finished_at
+        text = self._log(stream)
+        for line in text.splitlines():
+            yield at, line if as_unicode else line.encode("utf-8")
 
     @property
     def tags(self) -> frozenset[str]:
@@ -455,6 +704,42 @@ class Task(_Object):
         key = f"{task._dir}/{task.current_attempt}.{stream}"
         data = self._ds.read_bytes(key)
         return data.decode("utf-8", "replace") if data else ""
+
+
+class Metadata(NamedTuple):
+    name: str
+    value: str
+    created_at: datetime | None
+    type: str
+    task: Any
+
+
+class TaskException:
+    """A failed task's error: ``.type`` (qualified class name), ``.exception`` (its message),
+    ``.stacktrace``; ``str()`` gives ``type: message``."""
+
+    def __init__(self, record: dict):
+        exc = record.get("exception") or {}
+        error = record.get("error") or ""
+        self.type = exc.get("type") or error.partition(":")[0]
+        self.exception = exc.get("message", error.partition(": ")[2])
+        self.stacktrace = exc.get("stacktrace", "")
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.exception}" if self.exception else self.type
+
+    def __repr__(self) -> str:
+        return f"<TaskException {self}>"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return str(self) == other
+        return isinstance(other, TaskException) and (
+            (self.type, self.exception, self.stacktrace)
+            == (other.type, other.exception, other.stacktrace)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class _TaskView:
@@ -546,6 +831,10 @@ class DataArtifact(_Object):
     @property
     def type(self) -> str | None:
         return self._ref.get("type")
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return self._task.tags
 
     @property
     def short_repr(self) -> str | None:

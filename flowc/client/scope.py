@@ -42,12 +42,28 @@ def get_namespace() -> str | None:
 
 
 def default_namespace() -> str:
-    """Go back to ``user:<you>`` (from FLOWC_USER, USER or USERNAME)."""
+    """Go back to ``user:<you>`` (from FLOWC_USER, METAFLOW_USER, USER or USERNAME)."""
     from flowc.runtime.runs import user_name
 
     return namespace(f"user:{user_name()}")  # type: ignore[return-value]
 
 
 def datastore() -> Datastore:
-    """The datastore runs were written to: ``FLOWC_DATASTORE`` or ``.flowc``."""
+    """The datastore runs were written to: ``FLOWC_DATASTORE`` or ``.flowc`` (inside a running
+    step: the run's own)."""
+    from flowc.authoring import current
+
+    if current.is_running_flow and current._datastore is not None:
+        return current._datastore
     return Datastore(resolve_url())
+
+
+def get_metadata() -> str:
+    """Where the client reads run records from, as Metaflow's ``get_metadata()`` names its
+    metadata provider: ``local@<datastore URL>``."""
+    return f"local@{resolve_url()}"
+
+
+def metadata(ms: str | None = None) -> str:
+    """Metaflow's ``metadata()``: flowc has one provider, the datastore; this names it."""
+    return get_metadata()

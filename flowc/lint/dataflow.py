@@ -79,10 +79,19 @@ def analyze(ctx: Context) -> Flow | None:
         if step.kind is NodeKind.JOIN:
             must, may = _merged(step, may, must)
         must_in[name], may_in[name] = must, may
-        assigned = frozenset(a.name for a in step.assigns)
+        assigned = frozenset(a.name for a in step.assigns) | _catch_var(step)
         must_out[name] = must | assigned
         may_out[name] = ANY if may is ANY else may | assigned
     return Flow(must_in, may_in, must_out, may_out)
+
+
+def _catch_var(step: Step) -> frozenset[str]:
+    """``@catch(var="x")`` sets ``self.x`` on every way out of the step (None on success)."""
+    deco = step.decorator("catch")
+    for arg in deco.args if deco is not None else ():
+        if arg.name == "var" and arg.value.literal and isinstance(arg.value.value, str):
+            return frozenset({arg.value.value})
+    return frozenset()
 
 
 def _ignored(ir: FlowIR) -> set[str]:

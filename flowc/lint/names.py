@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from flowc.lint.registry import Context, ERROR, rule
+from flowc.lint.registry import Context, ERROR, WARNING, rule
 
 # FlowSpec attributes a step or parameter would shadow
 FLOWSPEC_ATTRIBUTES = frozenset(
@@ -117,13 +117,10 @@ def duplicate_parameter(ctx: Context):
 def artifact_name(ctx: Context):
     ir = ctx.ir
     steps = {s.name for s in ir.steps}
-    params = {p.attr for p in ir.parameters}
     for s in ir.steps:
         for a in s.assigns:
             if a.name in steps:
                 what = f"the step `{a.name}`, so `self.{a.name}` no longer refers to the step"
-            elif a.name in params:
-                what = f"the parameter `{a.name}`, and parameters are read-only in every step"
             elif a.name in FLOWSPEC_ATTRIBUTES:
                 what = f"the FlowSpec attribute `{a.name}`"
             else:
@@ -134,3 +131,24 @@ def artifact_name(ctx: Context):
                 f"step `{s.name}` assigns `self.{a.name}`, which is {what}",
                 f"store the value under another name, e.g. `self.{a.name}_value`",
             )
+
+
+@rule(
+    "parameter-assign",
+    WARNING,
+    "assigning to a parameter raises AttributeError when the step runs",
+)
+def parameter_assign(ctx: Context):
+    """A warning, not an error: the assignment fails only when it runs, and a flow may mean it
+    to (Metaflow runs such a file and raises there, which ``try/except AttributeError`` catches)."""
+    params = {p.attr for p in ctx.ir.parameters}
+    for s in ctx.ir.steps:
+        for a in s.assigns:
+            if a.name in params:
+                yield (
+                    s.file,
+                    a.span,
+                    f"step `{s.name}` assigns `self.{a.name}`, which is the parameter "
+                    f"`{a.name}`; parameters are read-only, so this raises AttributeError",
+                    f"store the value under another name, e.g. `self.{a.name}_value`",
+                )

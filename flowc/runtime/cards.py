@@ -5,6 +5,7 @@ for none of this (the card modules are not even imported)."""
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -91,7 +92,8 @@ class TaskCards:
     ) -> list[dict]:
         """``timed``: bound each render by the card's timeout (only after the step: during it,
         the step's own @timeout alarm is running)."""
-        from flowc.cards.render import render_error_page, render_page
+        from flowc.cards.custom import find_card_type, render_custom
+        from flowc.cards.render import CARD_TYPES, render_error_page, render_page
         from flowc.cards.store import write_card
         from flowc.runtime.task import StepTimeout, _alarm
 
@@ -102,13 +104,28 @@ class TaskCards:
         for spec in self.specs:
             handle = self.current.handles[spec.key]
             problem = None
+            custom = find_card_type(spec.type) if spec.type not in CARD_TYPES else None
+            if spec.type not in CARD_TYPES and not timed and status == "running":
+                continue  # a custom card type renders once, when the task has ended
             try:
+                if spec.type not in CARD_TYPES and custom is None:
+                    raise LookupError(
+                        f"card type {spec.type!r} is not found: define a MetaflowCard subclass "
+                        "with that type, or use default or blank"
+                    )
                 limit = spec.timeout if timed else None
                 why = f"card {spec.key!r} took longer than its timeout of {spec.timeout:g} s"
                 with _alarm(limit, self.step, why):
-                    page = render_page(spec, view, handle.components)
+                    if custom is not None:
+                        task = self._client_task(status, artifacts)
+                        page = render_custom(custom, spec.options, handle.raw, task)
+                    else:
+                        page = render_page(spec, view, handle.components)
             except (Exception, StepTimeout) as e:  # noqa: BLE001 - never fail the step
                 problem = f"{type(e).__name__}: {e}"
+                if not spec.save_errors:
+                    print(f"flowc: card {spec.key} not stored: {problem}", file=sys.stderr)
+                    continue
                 page = render_error_page(spec, view, e)
             meta = {
                 "key": spec.key,
@@ -118,6 +135,7 @@ class TaskCards:
                 "attempt": self.attempt,
                 "status": status,
                 "error": problem,
+                "hash": hashlib.sha256(page.encode("utf-8")).hexdigest(),
             }
             try:
                 write_card(self.ctx.ds, where, meta, page)
@@ -126,6 +144,15 @@ class TaskCards:
                 continue
             metas.append(meta)
         return metas
+
+    def _client_task(self, status: str, artifacts: dict[str, dict]) -> Any:
+        """The client ``Task`` a custom card renders, before the task's record is written."""
+        from flowc.client.objects import Task
+
+        run = self.ctx.run
+        pathspec = f"{run.flow}/{run.run_id}/{self.step}/{task_id(self.index)}"
+        record = {"status": status, "artifacts": artifacts, "attempt": self.attempt}
+        return Task._from_record(pathspec, self.ctx.ds, record)
 
     def _view(self, status: str, artifacts: dict, error: str | None, finished: float | None):  # noqa: ANN202
         from flowc.cards.graph_svg import graph_svg

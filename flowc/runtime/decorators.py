@@ -39,7 +39,7 @@ class CaughtException:
     message and the traceback, readable wherever the artifact is loaded."""
 
     def __init__(self, exc: BaseException, traceback: str):
-        self.type = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+        self.type = exception_type(exc)
         self.exception = str(exc)
         self.stacktrace = traceback
 
@@ -48,6 +48,17 @@ class CaughtException:
 
     def __repr__(self) -> str:
         return f"<CaughtException {self}>"
+
+
+def exception_type(exc: BaseException) -> str:
+    """The qualified name of an exception's class, by the module flows import it from (flowc's
+    errors are ``metaflow.exception``'s)."""
+    alias = getattr(type(exc), "metaflow_type", None)  # the name Metaflow reports it by
+    if alias:
+        return alias
+    module = type(exc).__module__
+    module = "metaflow.exception" if module == "flowc.errors" else module
+    return f"{module}.{type(exc).__qualname__}".removeprefix("builtins.")
 
 
 def parse_with(specs: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -100,8 +111,18 @@ def step_decorators(func: Callable[..., Any]) -> list[tuple[str, dict[str, Any]]
     return list(getattr(func, "__flowc_decorators__", []))
 
 
-def policy_for(func: Callable[..., Any], with_specs: Sequence[Sequence[Any]] = ()) -> StepPolicy:
+def policy_for(
+    func: Callable[..., Any],
+    with_specs: Sequence[Sequence[Any]] = (),
+    configs: dict[str, Any] | None = None,
+) -> StepPolicy:
+    """``configs``: the run's Config values, for decorator arguments computed from them
+    (``@environment(vars={"x": cfg.x})``, ``@environment(**cfg)``)."""
     decos = {name: dict(kw) for name, kw in step_decorators(func)}
+    if configs is not None:
+        from flowc.configs import resolve
+
+        decos = {name: resolve(kw, configs) for name, kw in decos.items()}
     for name, kw in with_specs:
         decos.setdefault(name, dict(kw))
     retries = delay = 0
@@ -119,6 +140,10 @@ def policy_for(func: Callable[..., Any], with_specs: Sequence[Sequence[Any]] = (
         )
         timeout = total if total > 0 else None
     env = {str(k): str(v) for k, v in (decos.get("environment", {}).get("vars") or {}).items()}
+    if "secrets" in decos:
+        from flowc.runtime.secrets import secret_env
+
+        env.update(secret_env(decos["secrets"].get("sources")))
     catch = decos.get("catch")
     return StepPolicy(
         retries=max(0, retries),

@@ -61,6 +61,14 @@ class Child:
     result: bytearray = field(default_factory=bytearray)
     killed: str | None = None
     status: int | None = None  # wait status, once collected
+    # what it printed (the tail), stored for it if it dies before storing its own logs
+    logs: dict[str, bytearray] = field(default_factory=lambda: {"out": bytearray(), "err": bytearray()})
+
+    def keep(self, kind: str, data: bytes, limit: int = 1 << 20) -> None:
+        buf = self.logs[kind]
+        buf += data
+        if len(buf) > limit:
+            del buf[: len(buf) - limit]
 
 
 @dataclass
@@ -273,6 +281,7 @@ class Executor:
                 child.result += data
             else:
                 self.console.output(child.pid, child.prefix, kind, data)
+                child.keep(kind, data)
             return
         self._close(fd)
         if kind == "res":
@@ -310,14 +319,27 @@ class Executor:
             return
         if child.attempt < policy.retries and self.failure is None:
             self.retried += 1
-            note = (
-                f" (attempt {child.attempt + 1} of {policy.attempts}): {result.error}; "
-                f"retrying in {policy.retry_delay:g} s"
-            )
+            # As Metaflow's local runtime: retry at once. minutes_between_retries is the
+            # orchestrators' backoff (the backends compile it), not a local wait.
+            note = f" (attempt {child.attempt + 1} of {policy.attempts}): {result.error}; retrying"
             self.console.finished(step, child.prefix, False, duration, note)
             self._seq += 1
-            due = time.monotonic() + policy.retry_delay
+            due = time.monotonic()
             heapq.heappush(self.delayed, (due, self._seq, child.key, child.attempt + 1))
+            return
+        if (
+            policy.catch
+            and child.attempt == policy.retries
+            and not self._has_result(child)
+            and not child.killed
+            and self.failure is None
+        ):
+            # The process died where @catch could not see it: as Metaflow, one more attempt
+            # runs no user code and only records the failure in the @catch variable.
+            note = f": {result.error}; @catch records it"
+            self.console.finished(step, child.prefix, False, duration, note)
+            self._seq += 1
+            heapq.heappush(self.delayed, (time.monotonic(), self._seq, child.key, child.attempt + 1))
             return
         attempts = f" (attempt {child.attempt + 1} of {policy.attempts})" if policy.retries else ""
         self.console.finished(step, child.prefix, False, duration, f"{attempts}: {result.error}")
@@ -351,6 +373,7 @@ class Executor:
                 child.result += data
             else:
                 self.console.output(child.pid, child.prefix, kind, data)
+                child.keep(kind, data)
         self._close(fd)
 
     def _result_of(self, child: Child, status: int | None) -> TaskResult:
@@ -369,12 +392,24 @@ class Executor:
         elif os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             error = f"the task's process was killed by {signal.Signals(sig).name}"
+            if sig == signal.SIGSEGV:
+                error += " (segmentation fault)"
         else:
             error = f"the task's process exited with code {os.waitstatus_to_exitcode(status)}"
         result = TaskResult(
             "failed", run.flow, run.run_id, step, task_id(index), child.attempt, error=error
         )
-        # The task could not say so itself: record the attempt on its behalf (never task.json).
+        # The task could not say so itself: record the attempt on its behalf (never task.json),
+        # with what it printed before it died.
+        child.keep("err", f"\n{error}\n".encode())
+        logs = {}
+        for kind, stream in (("out", "stdout"), ("err", "stderr")):
+            data = bytes(child.logs[kind])
+            logs[stream] = len(data)
+            key = layout.attempt_key(
+                run.flow, run.run_id, step, task_id(index), child.attempt, stream
+            )
+            self.ctx.ds.write_bytes(key, data)
         self.ctx.ds.write_json(
             layout.attempt_key(
                 run.flow, run.run_id, step, task_id(index), child.attempt, "attempt.json"
@@ -388,6 +423,7 @@ class Executor:
                 "status": "failed",
                 "error": error,
                 "pid": child.pid,
+                "logs": logs,
             },
         )
         return result

@@ -112,13 +112,27 @@ def _params(
     from flowc.runtime.params import ParamError, from_json, parse_args, resolve, specs_of
 
     specs = specs_of(cls)
+    from flowc.authoring import current
+
+    try:
+        project = _project(cls, flow)
+    except Exception:  # noqa: BLE001 - a name computed from configs: known after them
+        project = None
+    for key, value in (project or {}).items():
+        setattr(current, key, value)  # a callable default may read current.project_name
     try:
         given = from_json(specs, params_json) if params_json is not None else {}
         given.update(parse_args(specs, args, flow))
-        values = resolve(specs, given)
+        values = resolve(specs, given, flow, _user())
     except ParamError as e:
         raise LaunchError(str(e)) from None
     return values, {s.attr: s.name for s in specs}
+
+
+def _user() -> str:
+    from flowc.runtime.runs import user_name
+
+    return user_name()
 
 
 def _with(specs: Sequence[str]) -> list:
@@ -162,7 +176,16 @@ def run_flow(path: str, args: Sequence[str], opts: RunOptions) -> int:
     from flowc.datastore import ArtifactError
 
     try:
-        run = start_run(ds, ir, path, values, names, opts.tags, with_specs)
+        run = start_run(
+            ds,
+            ir,
+            path,
+            values,
+            names,
+            opts.tags,
+            with_specs,
+            project=_project(loaded.cls, ir, values),
+        )
     except ArtifactError as e:
         raise LaunchError(f"a parameter value cannot be stored: {e}") from None
     return _execute(ir, loaded, ds, run, opts)
@@ -198,11 +221,29 @@ def resume_flow(
         raise LaunchError(
             f"cannot resume: the origin run's records are damaged ({e}): {where}"
         ) from None
-    run = start_run(ds, ir, path, {}, {}, opts.tags, with_specs or origin.with_specs, origin=origin)
+    run = start_run(
+        ds,
+        ir,
+        path,
+        {},
+        {},
+        opts.tags,
+        with_specs or origin.with_specs,
+        origin=origin,
+        project=_project(loaded.cls, ir, origin.params),
+    )
     from_what = f"step {step}" if step else "where it failed"
     print(f"Resuming {ir.name}/{origin.run_id} from {from_what} as {ir.name}/{run.run_id}")
     code = _execute(ir, loaded, ds, run, opts, plan)
     return code
+
+
+def _project(cls: type, flow: FlowIR | str, configs: dict | None = None) -> dict | None:
+    from flowc.runtime.project import project_info, project_name_of
+    from flowc.runtime.runs import user_name
+
+    name = flow if isinstance(flow, str) else flow.name
+    return project_info(project_name_of(cls, configs), name, user_name())
 
 
 def _prepare_run(path: str, opts: RunOptions):  # noqa: ANN202

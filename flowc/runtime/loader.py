@@ -33,6 +33,13 @@ SHIM_NAMES = (
     "kubernetes",
     "schedule",
     "project",
+    "parallel",
+    "secrets",
+    "config_expr",
+    "FlowMutator",
+    "StepMutator",
+    "UserStepDecorator",
+    "user_step_decorator",
 )
 
 
@@ -64,10 +71,38 @@ def install_metaflow_shim() -> None:
     shim.__path__ = []  # type: ignore[attr-defined] - a package, for metaflow.* submodules
     sys.modules["metaflow"] = shim
     # from metaflow.cards import Markdown, ...: flowc.cards, loaded on first use
-    cards = types.ModuleType("metaflow.cards", "flowc.cards standing in for metaflow.cards")
+    cards = _submodule(shim, "cards", "flowc.cards standing in for metaflow.cards")
     cards.__getattr__ = _card_names  # type: ignore[attr-defined]
-    sys.modules["metaflow.cards"] = cards
-    shim.cards = cards  # type: ignore[attr-defined]
+    # Metaflow's other public module paths that flows and notebooks import from
+    _submodule(shim, "metaflow_current").current = flowc.current  # type: ignore[attr-defined]
+    exception = _submodule(shim, "exception")
+    import flowc.errors
+
+    for name in dir(flowc.errors):
+        if not name.startswith("_"):
+            setattr(exception, name, getattr(flowc.errors, name))
+    client = _submodule(shim, "client")
+    client.__getattr__ = _client_names  # type: ignore[attr-defined]
+    plugins = _submodule(shim, "plugins")
+    card_plugins = _submodule(plugins, "cards")
+    card_exc = _submodule(card_plugins, "exception")
+    card_exc.__getattr__ = _card_names  # type: ignore[attr-defined]
+    card_plugins.__getattr__ = _card_names  # type: ignore[attr-defined]
+    card_modules = _submodule(card_plugins, "card_modules")
+    card_modules.__getattr__ = _card_names  # type: ignore[attr-defined]
+    for name in ("card", "components", "basic"):
+        _submodule(card_modules, name).__getattr__ = _card_names  # type: ignore[attr-defined]
+    test_cards = _submodule(card_modules, "test_cards")
+    test_cards.__getattr__ = _test_card_names  # type: ignore[attr-defined]
+
+
+def _submodule(parent: types.ModuleType, name: str, doc: str | None = None) -> types.ModuleType:
+    full = f"{parent.__name__}.{name}"
+    module = types.ModuleType(full, doc or f"flowc standing in for {full}")
+    module.__path__ = []  # type: ignore[attr-defined]
+    sys.modules[full] = module
+    setattr(parent, name, module)
+    return module
 
 
 def _card_names(name: str):  # noqa: ANN202 - a module __getattr__
@@ -76,10 +111,16 @@ def _card_names(name: str):  # noqa: ANN202 - a module __getattr__
     return getattr(flowc.cards, name)
 
 
+def _test_card_names(name: str):  # noqa: ANN202 - a module __getattr__
+    import flowc.cards.testing
+
+    return getattr(flowc.cards.testing, name)
+
+
 def _client_names(name: str):  # noqa: ANN202 - a module __getattr__
     import flowc
 
-    if name in flowc._CLIENT:
+    if name in flowc._CLIENT or name in flowc._LAZY:
         return getattr(flowc, name)
     raise AttributeError(f"flowc's stand-in for metaflow has no {name!r}")
 
@@ -115,6 +156,12 @@ def load_flow(path: str, flow_name: str) -> LoadedFlow:
     cls = getattr(module, flow_name, None)
     if not isinstance(cls, type):
         raise FlowImportError(f"{path}: importing it defined no class {flow_name}")
+    from flowc.extend import apply_mutators
+
+    try:
+        apply_mutators(cls)  # once per process, before any task reads a decorator
+    except Exception as e:  # noqa: BLE001 - the flow's own mutator code
+        raise FlowImportError(_import_failure(path, e)) from e
     return LoadedFlow(path, module, cls)
 
 

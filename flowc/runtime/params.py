@@ -10,7 +10,9 @@ parameter and what it expects.
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,9 @@ class ParamSpec:
     help: str | None
     is_text: bool = True
     encoding: str = "utf-8"
+    parser: Any = None  # a Config's: text -> value (default: JSON)
+    default_is_value: bool = False  # a Config's default_value (not a file path)
+    separator: str | None = None  # Parameter(separator=","): the value is a list
 
     @property
     def option(self) -> str:
@@ -84,7 +89,17 @@ def _spec(attr: str, p: Parameter) -> ParamSpec:
             p.encoding,
         )
     if isinstance(p, Config):
-        return ParamSpec(attr, p.name, "config", "json", p.default, p.required, p.help)
+        return ParamSpec(
+            attr,
+            p.name,
+            "config",
+            "json",
+            p.default,
+            p.required,
+            p.help,
+            parser=p.parser,
+            default_is_value=p.default_value is not None and p.default is p.default_value,
+        )
     t = p.type
     if t is JSONType or isinstance(t, JSONType):
         t = "json"
@@ -93,7 +108,11 @@ def _spec(attr: str, p: Parameter) -> ParamSpec:
         t = type(d) if isinstance(d, bool | int | float | str) else str
         if isinstance(d, (dict, list)):
             t = "json"
-    return ParamSpec(attr, p.name, "parameter", t, p.default, p.required, p.help)
+    sep = p.kwargs.get("separator")
+    return ParamSpec(
+        attr, p.name, "parameter", t, p.default, p.required, p.help,
+        separator=sep if isinstance(sep, str) and sep else None,
+    )
 
 
 def _norm(name: str) -> str:
@@ -158,15 +177,29 @@ def _unknown(name: str, specs: Sequence[ParamSpec], flow: str) -> str:
 
 
 def convert(spec: ParamSpec, raw: Any, from_default: bool = False) -> Any:
-    """A raw command-line string (or a default) to the parameter's value."""
+    """A raw command-line string (or a default) to the parameter's value; with a
+    ``separator``, the list of values it separates."""
+    if spec.separator is not None and isinstance(raw, str):
+        return [_convert(spec, part, from_default) for part in raw.split(spec.separator)]
+    return _convert(spec, raw, from_default)
+
+
+def _convert(spec: ParamSpec, raw: Any, from_default: bool = False) -> Any:
     what = "default of " if from_default else ""
     if spec.kind == "include_file":
         return _read_file(spec, raw)
     if spec.kind == "config":
+        from flowc.configs import to_value
+
         if isinstance(raw, (dict, list)):
-            return raw
+            return to_value(raw)
         text = _read_file(spec, raw) if not _looks_like_json(raw) else raw
-        return _json(spec, text, what)
+        if spec.parser is not None:
+            try:
+                return to_value(spec.parser(text))
+            except Exception as e:  # noqa: BLE001 - the flow's own parser
+                raise ParamError(f"{spec.option}: its parser failed on {raw!r} ({e})") from None
+        return to_value(_json(spec, text, what))
     t = spec.type
     if t == "json":
         return _json(spec, raw, what) if isinstance(raw, str) else raw
@@ -229,20 +262,102 @@ def _read_file(spec: ParamSpec, path: Any) -> Any:
         raise ParamError(f"{spec.option}: {path!r} is not {spec.encoding} text ({e})") from None
 
 
-def resolve(specs: Sequence[ParamSpec], given: dict[str, Any]) -> dict[str, Any]:
-    """Every parameter's value by attribute: given ones converted, others from defaults."""
+@dataclass(frozen=True)
+class DefaultContext:
+    """What a callable default receives (Metaflow's ``ParameterContext``)."""
+
+    flow_name: str
+    user_name: str
+    parameter_name: str
+    configs: Any = None
+    logger: Any = print
+    ds_type: str = "local"
+
+
+def env_value(spec: ParamSpec) -> str | None:
+    """A value from ``FLOWC_RUN_<NAME>`` or ``METAFLOW_RUN_<NAME>`` (name upper-cased, ``-`` as
+    ``_``), which Metaflow also reads before the default."""
+    key = spec.name.upper().replace("-", "_")
+    return os.environ.get(f"FLOWC_RUN_{key}") or os.environ.get(f"METAFLOW_RUN_{key}")
+
+
+def config_env(spec: ParamSpec) -> Any:
+    """A Config's value from ``FLOWC_FLOW_CONFIG_VALUE`` / ``METAFLOW_FLOW_CONFIG_VALUE`` (JSON:
+    name -> value) or its file from ``..._FLOW_CONFIG`` (JSON: name -> path), as Metaflow reads
+    them."""
+    for prefix in ("FLOWC", "METAFLOW"):
+        for var, is_value in ((f"{prefix}_FLOW_CONFIG_VALUE", True), (f"{prefix}_FLOW_CONFIG", False)):
+            text = os.environ.get(var)
+            if not text:
+                continue
+            try:
+                doc = json.loads(text)
+            except ValueError:
+                raise ParamError(f"{var}: not JSON; give a JSON object of config name -> "
+                                 f"{'value' if is_value else 'file'}") from None
+            if isinstance(doc, dict) and spec.name in doc:
+                return doc[spec.name]
+    return None
+
+
+def _call_default(spec: ParamSpec, flow: str, user: str, configs: Any) -> Any:
+    fn = spec.default
+    try:
+        takes = len(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        takes = 0
+    if not takes:
+        return fn()
+    return fn(DefaultContext(flow, user, spec.name, configs))
+
+
+def resolve(
+    specs: Sequence[ParamSpec],
+    given: dict[str, Any],
+    flow: str = "",
+    user: str = "",
+    configs: Any = None,
+) -> dict[str, Any]:
+    """Every parameter's value by attribute: given ones converted, then ``METAFLOW_RUN_*``
+    values, others from defaults (a callable default is called, with a context when it takes
+    one)."""
     values: dict[str, Any] = {}
     missing = []
+    # Configs first: parameter defaults may be computed from them
+    specs = sorted(specs, key=lambda s: s.kind != "config")
+    config_values: dict[str, Any] = {}
     for spec in specs:
+        if spec.kind == "parameter" and configs is None:
+            from flowc.configs import ConfigValue
+
+            configs = ConfigValue(config_values)
+        from_env = env_value(spec) if spec.kind != "config" else config_env(spec)
+        if spec.kind == "config" and spec.attr not in given and from_env is None:
+            if callable(spec.default):
+                from_env = _call_default(spec, flow, user, configs)
+            elif spec.default_is_value and spec.default is not None:
+                from_env = spec.default
         if spec.attr in given:
             values[spec.attr] = convert(spec, given[spec.attr])
+        elif from_env is not None:
+            values[spec.attr] = convert(spec, from_env)
         elif spec.default is not None:
-            default = spec.default() if callable(spec.default) else spec.default
+            if callable(spec.default):
+                default = _call_default(spec, flow, user, configs)
+            else:
+                default = spec.default
+            from flowc.configs import Deferred
+
+            if isinstance(default, Deferred):
+                default = default.resolve(config_values)
             values[spec.attr] = convert(spec, default, from_default=True)
         elif spec.required:
             missing.append(spec.option)
         else:
             values[spec.attr] = None
+        if spec.kind == "config" and spec.attr in values:
+            config_values[spec.name] = values[spec.attr]
+            config_values.setdefault(spec.attr, values[spec.attr])
     if missing:
         raise ParamError(
             f"missing required parameter{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"

@@ -28,11 +28,14 @@ class ClonePlan:
     origin: RunInfo
     rerun: frozenset[str]  # steps that run again; every other finished task is cloned
     cloned: int = 0
+    # failed steps whose tasks that succeeded are cloned by index (a foreach whose items
+    # failed only in part re-runs only those items), as Metaflow's resume does
+    partial: frozenset[str] = frozenset()
 
     def clone(self, ds: Datastore, run: RunInfo, key: TaskKey) -> TaskResult | None:
         """Clone the origin's finished task ``key`` into ``run``; None when it must run."""
         step, index = key
-        if step in self.rerun:
+        if step in self.rerun and step not in self.partial:
             return None
         tid = task_id(index)
         rec = ds.task_record(self.origin.flow, self.origin.run_id, step, tid)
@@ -137,9 +140,12 @@ def plan_resume(
             "re-run from: flowc resume FLOW STEP"
         )
     rerun: set[str] = set()
+    below: set[str] = set()  # strictly after some failed step: its inputs change
     for name in failed:
-        rerun |= descendants(ir, name)
-    return ClonePlan(origin, frozenset(rerun))
+        after = descendants(ir, name)
+        rerun |= after
+        below |= after - {name}
+    return ClonePlan(origin, frozenset(rerun), partial=frozenset(set(failed) - below))
 
 
 def choose_origin(ds: Datastore, flow: str, run_id: str | None, user: str) -> str:

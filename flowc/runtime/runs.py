@@ -16,7 +16,7 @@ from flowc.ir import FlowIR
 
 
 def user_name() -> str:
-    for var in ("FLOWC_USER", "USER", "USERNAME"):
+    for var in ("FLOWC_USER", "METAFLOW_USER", "USER", "USERNAME"):
         if os.environ.get(var):
             return os.environ[var]
     try:
@@ -69,6 +69,7 @@ def start_run(
     with_specs: list | tuple = (),
     run_id: str | None = None,
     origin: RunInfo | None = None,
+    project: dict[str, Any] | None = None,
 ) -> RunInfo:
     """Write the run record (once: an orchestrator's retried start task finds it there). A
     resumed run takes its ``origin``'s parameters by reference."""
@@ -102,6 +103,11 @@ def start_run(
         "flowc_version": __version__,
         "pid": os.getpid(),
     }
+    if project:  # @project: current.project_name..., and the run's project system tags
+        from flowc.runtime.project import project_tags
+
+        record["project"] = project
+        record["system_tags"] = project_tags(project)
     base = layout.run_dir(ir.name, run_id)
     ds.write_json(f"{base}/ir.json", ir.to_dict())
     ds.write_json(f"{base}/run.json", record)

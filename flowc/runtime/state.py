@@ -15,7 +15,14 @@ if TYPE_CHECKING:
     from flowc.ir import Step
 
 
-class StepError(Exception):
+from flowc.errors import (
+    MetaflowException,
+    MissingInMergeArtifactsException,
+    UnhandledInMergeArtifactsException,
+)
+
+
+class StepError(MetaflowException):
     """A misuse of the flow API inside a step (a bad ``self.next``, a merge conflict...)."""
 
 
@@ -42,6 +49,7 @@ class TaskState:
         self.read_only = read_only
         self.pathspec = pathspec
         self.loaded: dict[str, Loaded] = {}  # artifacts read from refs
+        self.originals: dict[str, Any] = {}  # immutable values as read
         self.deleted: set[str] = set()
         self.next_call: dict | None = None
         self._inputs: dict[int, Any] = {}
@@ -62,6 +70,8 @@ class TaskState:
                 )
             )
         value, self.loaded[name] = self.ds.load(ref["sha"])
+        if isinstance(value, (int, float, complex, str, bytes, bool, type(None))):
+            self.originals[name] = value  # the object read: reassigning it is a change
         obj.__dict__[name] = value
         return value
 
@@ -73,8 +83,8 @@ class TaskState:
             )
         if name in self.params:
             raise AttributeError(
-                f"cannot assign to {name!r}: it is a Parameter, read-only in every step; store "
-                "a new value under another name"
+                f"cannot assign to {name!r}: it is a Parameter (or a class-level constant), "
+                "read-only in every step; store a new value under another name"
             )
 
     def delete(self, obj: Any, name: str) -> None:
@@ -227,14 +237,14 @@ def merge_artifacts(
                 conflicts.append(name)
     if conflicts:
         names = ", ".join(sorted(conflicts))
-        raise StepError(
+        raise UnhandledInMergeArtifactsException(
             f"step {step!r} cannot merge artifacts whose values differ across its inputs: "
             f"{names}. Set them on self before calling merge_artifacts, or leave them out "
             "with exclude=[...]"
         )
     missing = [n for n in include if n not in chosen and not state.has(obj, n)]
     if missing:
-        raise StepError(
+        raise MissingInMergeArtifactsException(
             f"step {step!r} asked merge_artifacts to include {', '.join(missing)}, which no "
             "input has"
         )

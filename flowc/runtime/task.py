@@ -31,8 +31,12 @@ from flowc.graph import is_foreach
 from flowc.ir import NodeKind, TransitionKind
 from flowc.runtime.capture import Capture
 from flowc.runtime.cards import TaskCards
-from flowc.runtime.decorators import CaughtException, StepPolicy, policy_for
+from flowc.runtime.decorators import CaughtException, StepPolicy, exception_type, policy_for
 from flowc.runtime.loader import LoadedFlow, find_function
+from flowc.extend import run_wrapped
+from flowc.runtime.constants import flow_constants
+from flowc.runtime.parallel import parallel_info
+from flowc.runtime.project import project_info, project_name_of
 from flowc.runtime.runs import RunInfo, finish_run
 from flowc.runtime.state import Inputs, NoSuchTask, StepError, TaskState
 from flowc.runtime.walk import Graph
@@ -43,6 +47,8 @@ _IMMUTABLE = (int, float, complex, str, bytes, bool, type(None))
 
 class StepTimeout(Exception):
     """Raised inside a step when its ``@timeout`` expires."""
+
+    metaflow_type = "metaflow.plugins.timeout_decorator.TimeoutException"
 
 
 @dataclass
@@ -95,7 +101,7 @@ def execute_task(
             cap.__enter__()
         try:
             func = find_function(ctx.flow.cls, step_name)
-            policy = policy_for(func, run.with_specs)
+            policy = policy_for(func, run.with_specs, run.params)
             cards = TaskCards(ctx, step_name, index, attempt, policy.cards, started)
             record = _run_step(ctx, step_name, index, attempt, func, policy, result, cards)
             result.status = "ok"
@@ -105,6 +111,7 @@ def execute_task(
             if not getattr(e, "_flowc_reported", False):
                 _print_failure(e, step_name)
             result.error = _one_line(e)
+            record["exception"] = _exception_doc(e)
         if cards is not None and cards.specs:
             record["cards"] = cards.finish(result, record.get("artifacts", {}))
     finally:
@@ -144,11 +151,13 @@ def _run_step(
     current.card = cards.current
     os.environ.update(policy.env)
     try:
+        if policy.catch and attempt > policy.retries:
+            raise FailureHandledByCatch(_earlier_error(ctx, step_name, index, attempt))
         with _alarm(policy.timeout, step_name):
-            func(obj, inputs) if inputs is not None else func(obj)
+            run_wrapped(func, obj, inputs, step_name)
         outcome = _outcome(obj, state)
     except Exception as e:
-        last = attempt >= policy.retries
+        last = attempt >= policy.retries or isinstance(e, FailureHandledByCatch)
         if not (policy.catch and last):
             raise
         _print_failure(e, step_name)
@@ -157,8 +166,9 @@ def _run_step(
             + (f" with self.{policy.catch_var} holding the exception" if policy.catch_var else ""),
             file=sys.stderr,
         )
-        obj, inputs, parents = _prepare(ctx, step_name, index)  # drop what the step did
-        state = obj.__dict__["_flowc_task"]
+        # Keep what the step assigned before it raised (as Metaflow does); its self.next, if
+        # it got that far, is dropped with the rest of the failed code's effect on the graph.
+        state.next_call = None
         tr = step.transition
         if tr is not None and tr.kind not in (TransitionKind.LINEAR, TransitionKind.SPLIT):
             e2 = StepError(
@@ -180,6 +190,8 @@ def _run_step(
     tr = step.transition
     if tr is not None:
         result.next_steps = [result.branch] if result.branch else list(tr.targets)
+    if current.parallel is not None and current.parallel.control_task_id is not None:
+        outcome["parallel_node_index"] = current.parallel.node_index
     return {
         "index": list(index),
         "artifacts": artifacts,
@@ -193,8 +205,9 @@ def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, 
     """A fresh flow object for the task, wired to its inputs (and, for a join, ``inputs``)."""
     g, ds, run = ctx.graph, ctx.ds, ctx.run
     step = g.steps[step_name]
-    params = frozenset(run.params)
     cls = ctx.flow.cls
+    consts = flow_constants(cls)
+    params = frozenset(run.params) | frozenset(consts)
     inputs = None
     parents: list[str] = []
     refs: dict[str, dict] = {}
@@ -234,6 +247,7 @@ def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, 
             view.__dict__["_flowc_task"] = TaskState(
                 ds, g.steps[s], rec["artifacts"], params, rec["frames"], read_only=True
             )
+            view.__dict__.update(consts)
             view.__dict__.update(run.params)
             views.append(view)
             parents.append(f"{s}/{rec['task_id']}")
@@ -259,6 +273,7 @@ def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, 
     obj = cls.__new__(cls)
     pathspec = f"{run.flow}/{run.run_id}/{step_name}/{task_id(index)}"
     obj.__dict__["_flowc_task"] = TaskState(ds, step, refs, params, frames, pathspec=pathspec)
+    obj.__dict__.update(consts)
     obj.__dict__.update(run.params)
     return obj, inputs, parents
 
@@ -305,6 +320,8 @@ def _outcome(obj: Any, state: TaskState) -> dict[str, Any]:
         if call is not None:
             raise StepError(f"step {step.name!r} has no successor but called self.next()")
         return {}
+    if call is None and step.decorator("parallel") is not None and current.parallel.node_index:
+        return {}  # as in Metaflow, a @parallel worker (not node 0) need not call self.next()
     if call is None:
         raise StepError(
             f"step {step.name!r} finished without calling self.next(); end it with "
@@ -370,11 +387,15 @@ def _persist(ctx: TaskContext, obj: Any, state: TaskState) -> dict[str, dict]:
         if name == "_flowc_task" or name.startswith("__") or name in params:
             continue
         if name in state.loaded and (
-            isinstance(value, _IMMUTABLE) or unchanged(value, state.loaded[name])
+            (isinstance(value, _IMMUTABLE) and value is state.originals.get(name))
+            or unchanged(value, state.loaded[name])
         ):
             out[name] = state.refs[name]  # read but not changed: no hashing, no writing
             continue
         out[name] = ctx.ds.put(name, value)
+    for name, value in flow_constants(ctx.flow.cls).items():
+        if name not in ctx.run.param_refs:
+            out[name] = ctx.ds.put(name, value)
     for attr, ref in ctx.run.param_refs.items():
         out[attr] = ref
     return out
@@ -412,7 +433,15 @@ def _set_current(ctx: TaskContext, step: str, index: Index, attempt: int) -> Non
     current.parameter_names = tuple(run.params)
     current.pathspec = f"{run.flow}/{run.run_id}/{step}/{task_id(index)}"
     current.username = run.record.get("user")
-    current.tags = tuple(run.record.get("tags", ()))
+    current.tags = set(run.record.get("tags", ()))
+    current.namespace = f"user:{current.username}"
+    current._datastore = ctx.ds
+    project = run.record.get("project") or project_info(
+        project_name_of(ctx.flow.cls, run.params), run.flow, current.username or ""
+    )
+    for key, value in (project or {}).items():
+        setattr(current, key, value)
+    current.parallel = parallel_info(ctx, step, index)
 
 
 def _reset_current() -> None:
@@ -435,6 +464,28 @@ def _print_failure(e: BaseException, step: str) -> None:
         e._flowc_reported = True  # type: ignore[attr-defined]
     except AttributeError:
         pass
+
+
+class FailureHandledByCatch(Exception):
+    """What ``@catch`` records when the task's process died on its last attempt (no Python
+    exception reached it): the attempt after it runs no user code and stores this."""
+
+    metaflow_type = "metaflow.plugins.catch_decorator.FailureHandledByCatch"
+
+
+def _earlier_error(ctx: TaskContext, step: str, index: Index, attempt: int) -> str:
+    run = ctx.run
+    key = layout.attempt_key(run.flow, run.run_id, step, task_id(index), attempt - 1, "attempt.json")
+    doc = ctx.ds.read_json(key)
+    why = doc.get("error") if isinstance(doc, dict) else None
+    return f"Task execution kept failing over {attempt} attempts: {why or 'the process died'}"
+
+
+def _exception_doc(e: BaseException) -> dict[str, str]:
+    """What the client's ``Task.exception`` shows: qualified type, message, traceback."""
+    kind = exception_type(e)
+    tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    return {"type": kind, "message": str(e), "stacktrace": tb}
 
 
 def _one_line(e: BaseException) -> str:
@@ -482,6 +533,8 @@ def _commit(
     }
     if "cards" in record:
         attempt_doc["cards"] = record["cards"]
+    if "exception" in record:
+        attempt_doc["exception"] = record.pop("exception")
     if result.ok:  # the commit marker is this attempt's record
         ds.write_json(layout.task_record_key(flow, run_id, step, tid), {**attempt_doc, **record})
     else:
