@@ -281,13 +281,14 @@ def run_task(
     if attempt < 0:
         raise LaunchError(f"--attempt must be 0 or more (got {attempt})")
     from flowc.datastore.layout import check_run_id, parse_index
+    from flowc.graph import index_depth
 
     try:
         check_run_id(run_id)
     except ValueError as e:
         raise LaunchError(f"--run-id: {e}") from None
     try:
-        idx = parse_index(index, ir.step(step).foreach_depth)
+        idx = parse_index(index, index_depth(ir.step(step)))
     except ValueError as e:
         raise LaunchError(f"--index: {e}") from None
     ds = _datastore(opts.datastore)

@@ -42,6 +42,7 @@ class TaskState:
         self.read_only = read_only
         self.pathspec = pathspec
         self.loaded: dict[str, Loaded] = {}  # artifacts read from refs
+        self.read_values: dict[str, Any] = {}  # immutable values as read (to spot `x += 1`)
         self.deleted: set[str] = set()
         self.next_call: dict | None = None
         self._inputs: dict[int, Any] = {}
@@ -62,6 +63,8 @@ class TaskState:
                 )
             )
         value, self.loaded[name] = self.ds.load(ref["sha"])
+        if isinstance(value, (int, float, complex, str, bytes, bool, type(None))):
+            self.read_values[name] = value
         obj.__dict__[name] = value
         return value
 
