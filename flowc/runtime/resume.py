@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flowc.datastore import Datastore, layout
 from flowc.datastore.layout import task_id
+from flowc.graph import is_recursive
 from flowc.ir import FlowIR
 from flowc.runtime.runs import RunInfo
 from flowc.runtime.task import TaskResult
@@ -28,11 +29,14 @@ class ClonePlan:
     origin: RunInfo
     rerun: frozenset[str]  # steps that run again; every other finished task is cloned
     cloned: int = 0
+    # recursive switches that failed: their visits that finished are cloned too, only the
+    # failed visit and those after it run again
+    partial: frozenset[str] = frozenset()
 
     def clone(self, ds: Datastore, run: RunInfo, key: TaskKey) -> TaskResult | None:
         """Clone the origin's finished task ``key`` into ``run``; None when it must run."""
         step, index = key
-        if step in self.rerun:
+        if step in self.rerun and step not in self.partial:
             return None
         tid = task_id(index)
         rec = ds.task_record(self.origin.flow, self.origin.run_id, step, tid)
@@ -139,7 +143,13 @@ def plan_resume(
     rerun: set[str] = set()
     for name in failed:
         rerun |= descendants(ir, name)
-    return ClonePlan(origin, frozenset(rerun))
+    # a failed step downstream of another one gets new inputs: none of its tasks is kept
+    first = {
+        f
+        for f in failed
+        if is_recursive(ir.step(f)) and not any(f in descendants(ir, g) for g in failed if g != f)
+    }
+    return ClonePlan(origin, frozenset(rerun), partial=frozenset(first))
 
 
 def choose_origin(ds: Datastore, flow: str, run_id: str | None, user: str) -> str:
