@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowc.diagnostics import Diagnostic, error
-from flowc.graph import is_foreach, is_switch, order
+from flowc.graph import is_foreach, is_recursive, is_switch, order
 from flowc.ir import Decorator, FlowIR, NodeKind, Parameter, ParameterKind, Step
 
 INDICES_SUFFIX = "__indices"
@@ -30,6 +30,8 @@ BRANCH_SUFFIX = "__branch"
 STEP_DECORATORS = {"retry", "timeout", "environment", "resources", "catch", "card"}
 FLOW_DECORATORS = {"schedule", "project"}
 SCHEDULE_PRESETS = ("hourly", "daily", "weekly")
+LOOPING_TARGETS: frozenset[str] = frozenset()  # targets that can repeat a step (recursive switch)
+SWITCH_IN_FOREACH_TARGETS: frozenset[str] = frozenset()  # targets that branch per mapped task
 
 
 @dataclass(frozen=True)
@@ -129,8 +131,18 @@ def plan(ir: FlowIR, target: str) -> Plan:
                 )
         if is_foreach(s):
             foreaches.append(ForeachPlan(name, name + INDICES_SUFFIX, s.foreach_depth))
+        if is_recursive(s) and target not in LOOPING_TARGETS:
+            problems.add(
+                "recursive-switch",
+                f"switch step {name!r} loops back to itself (a recursive switch); {target} "
+                "runs a fixed graph of tasks and cannot repeat a step",
+                "compile this flow for argo or run it with flowc run, or unroll the loop into "
+                "a fixed number of steps",
+                s.file,
+                s.transition.span if s.transition else s.span,
+            )
         if is_switch(s):
-            if s.foreach_depth:
+            if s.foreach_depth and target not in SWITCH_IN_FOREACH_TARGETS:
                 problems.add(
                     "switch-in-foreach",
                     f"switch step {name!r} is inside a foreach; {target} cannot choose a branch "

@@ -1,0 +1,232 @@
+"""The graph shapes Metaflow 2.19 accepts beyond plain splits: a recursive switch (a case that
+goes back to its own step: each visit is a task), also inside a foreach and resumed; a switch
+inside a static branch; a switch inside a foreach whose cases go to the join. Each runs for
+real through ``flowc run`` / ``flowc task`` / ``flowc resume``; the targets that cannot repeat
+a step say so, located."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flowc.analyzer import analyze_source
+from flowc.lint import lint
+from tests.conftest import EXAMPLES, artifacts, run_flow, run_flowc
+
+LOOP_IN_FOREACH = '''
+import os
+
+from metaflow import FlowSpec, step
+
+
+class LoopInForeach(FlowSpec):
+    @step
+    def start(self):
+        self.items = [3, 1, 2]
+        self.next(self.prep, foreach="items")
+
+    @step
+    def prep(self):
+        self.visits = 0
+        self.next(self.loop)
+
+    @step
+    def loop(self):
+        self.visits += 1
+        if os.environ.get("FAIL_AT") == f"{self.index}/{self.visits}":
+            raise RuntimeError("planned failure")
+        self.seen = (self.input, self.index, self.visits)
+        self.more = "yes" if self.visits < self.input else "no"
+        self.next({"yes": self.loop, "no": self.done}, condition="more")
+
+    @step
+    def done(self):
+        self.result = f"{self.input}:{self.visits}"
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.results = [i.result for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("results", self.results)
+'''
+
+SWITCHES = '''
+from metaflow import FlowSpec, step
+
+
+class Switches(FlowSpec):
+    @step
+    def start(self):
+        self.route = "c"
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.next({"c": self.c, "d": self.d}, condition="route")
+
+    @step
+    def b(self):
+        self.data = "b"
+        self.next(self.join)
+
+    @step
+    def c(self):
+        self.data = "c"
+        self.next(self.join)
+
+    @step
+    def d(self):
+        self.data = "d"
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.branches = sorted(i.data for i in inputs)
+        self.next(self.fan)
+
+    @step
+    def fan(self):
+        self.items = [1, 2, 3]
+        self.next(self.pick, foreach="items")
+
+    @step
+    def pick(self):
+        self.kind = "odd" if self.input % 2 else "even"
+        self.next({"odd": self.odd, "even": self.even}, condition="kind")
+
+    @step
+    def odd(self):
+        self.out = f"odd{self.input}"
+        self.next(self.gather)
+
+    @step
+    def even(self):
+        self.out = f"even{self.input}"
+        self.next(self.gather)
+
+    @step
+    def gather(self, inputs):
+        self.outs = [i.out for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def task_ids(tmp_path, flow, run_id, step):
+    return sorted((tmp_path / "ds" / "runs" / flow / run_id / step).iterdir())
+
+
+def test_lint_accepts_metaflows_shapes_and_still_rejects_other_loops():
+    for src in (LOOP_IN_FOREACH, SWITCHES, (EXAMPLES / "converge_flow.py").read_text()):
+        (ir,) = analyze_source(src, "f.py").flows
+        assert [d.format() for d in lint(ir)] == []
+    loop = ir.step("train")
+    assert loop.in_steps == ("start",)  # the loop edge is the runtime's, not a graph edge
+    two_step_loop = LOOP_IN_FOREACH.replace('"yes": self.loop', '"yes": self.prep')
+    (ir,) = analyze_source(two_step_loop, "f.py").flows
+    assert "cycle" in {d.rule for d in lint(ir)}
+
+
+def test_recursive_switch_inside_a_foreach_runs_each_visit_as_a_task(tmp_path):
+    from flowc import Flow, namespace
+
+    flow = write(tmp_path, "loop.py", LOOP_IN_FOREACH)
+    proc, run_id = run_flow(flow, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ids = [p.name for p in task_ids(tmp_path, "LoopInForeach", run_id, "loop")]
+    assert ids == ["0.0", "0.1", "0.2", "1.0", "2.0", "2.1"]  # item, then visit
+    # a visit sees the foreach item and index of its item, and the previous visit's artifacts
+    assert artifacts(tmp_path, "LoopInForeach", run_id, "loop", "0.2")["seen"] == (3, 0, 3)
+    assert artifacts(tmp_path, "LoopInForeach", run_id, "loop", "2.1")["seen"] == (2, 2, 2)
+    assert artifacts(tmp_path, "LoopInForeach", run_id, "join")["results"] == ["3:3", "1:1", "2:2"]
+    done = json.loads(
+        (tmp_path / "ds/runs/LoopInForeach" / run_id / "done/0/task.json").read_text()
+    )
+    assert done["parents"] == ["loop/0.2"]  # the last visit
+    # the client lists every visit
+    import os
+
+    os.environ["FLOWC_DATASTORE"] = str(tmp_path / "ds")
+    try:
+        namespace(None)
+        run = Flow("LoopInForeach")[run_id]
+        assert len(list(run["loop"])) == 6
+        assert sorted(t.data.visits for t in run["loop"]) == [1, 1, 1, 2, 2, 3]
+    finally:
+        del os.environ["FLOWC_DATASTORE"]
+
+
+def test_switch_inside_a_branch_and_inside_a_foreach(tmp_path):
+    flow = write(tmp_path, "sw.py", SWITCHES)
+    proc, run_id = run_flow(flow, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert artifacts(tmp_path, "Switches", run_id, "join")["branches"] == ["b", "c"]
+    assert artifacts(tmp_path, "Switches", run_id, "gather")["outs"] == ["odd1", "even2", "odd3"]
+    assert not (tmp_path / "ds/runs/Switches" / run_id / "d").exists()
+    assert [p.name for p in task_ids(tmp_path, "Switches", run_id, "odd")] == ["0", "2"]
+
+
+def test_the_task_contract_runs_visits_and_finds_the_last_one(tmp_path):
+    flow = EXAMPLES / "converge_flow.py"
+    ds = str(tmp_path / "ds")
+
+    def task(step, *args):
+        proc = run_flowc("task", str(flow), step, "--run-id", "r", "--datastore", ds, *args)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])["flowc_result"]
+
+    task("start", "--max-epochs", "3")
+    assert task("train", "--index", "0")["branch"] == "train"
+    assert task("train", "--index", "1")["branch"] == "train"
+    last = task("train", "--index", "2")
+    assert last["branch"] == "report" and last["task_id"] == "2"
+    task("report")
+    assert artifacts(tmp_path, "ConvergeFlow", "r", "report")["epochs"] == 3
+    proc = run_flowc("task", str(flow), "train", "--run-id", "r", "--datastore", ds)
+    assert proc.returncode == 2 and "--index" in proc.stderr
+
+
+def test_resume_clones_the_visits_that_finished(tmp_path):
+    flow = write(tmp_path, "loop.py", LOOP_IN_FOREACH)
+    proc, origin = run_flow(flow, cwd=tmp_path, env={"FAIL_AT": "0/3"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    proc = run_flowc(
+        "resume", str(flow), "--datastore", str(tmp_path / "ds"),
+        "--run-id-file", str(tmp_path / "resumed"), cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    new = (tmp_path / "resumed").read_text()
+    base = tmp_path / "ds/runs/LoopInForeach" / new / "loop"
+    cloned = {p.name for p in base.iterdir() if "origin_pathspec" in (p / "task.json").read_text()}
+    assert {"0.0", "0.1"} <= cloned and "0.2" not in cloned
+    assert artifacts(tmp_path, "LoopInForeach", new, "join")["results"] == ["3:3", "1:1", "2:2"]
+
+
+@pytest.mark.parametrize("target", ["airflow", "kfp"])
+def test_targets_without_loops_give_a_located_error(tmp_path, target):
+    flow = EXAMPLES / "converge_flow.py"
+    proc = run_flowc(
+        "compile", str(flow), "--target", target, "--image", "python:3.12",
+        "--datastore", "s3://b/p", "-o", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() + proc.stderr.splitlines() if "error[" in x)
+    src = flow.read_text().splitlines()
+    at = next(i for i, t in enumerate(src, 1) if '"again": self.train' in t)
+    assert line.startswith(f"{flow}:{at}:")
+    assert f"error[{target}-recursive-switch]" in line and "'train' loops back" in line
+    assert not (tmp_path / "out").exists()
