@@ -38,8 +38,8 @@ from flowc.backends.airflow import _k8s_resources
 from flowc.backends.base import EmitOptions, EmitResult, Emitter
 from flowc.backends.graphplan import Plan, StepPlan, plan
 from flowc.diagnostics import Diagnostic, error, warning
-from flowc.graph import is_foreach, is_switch
-from flowc.ir import FlowIR, Step
+from flowc.graph import is_foreach, is_switch, join_groups
+from flowc.ir import FlowIR, NodeKind, Step
 
 KINDS = ("workflow-template", "workflow")
 OUTPUTS_DIR = "/tmp/flowc-outputs"
@@ -378,6 +378,8 @@ def _dag_task(
     deps = list(dict.fromkeys(deps))
     if deps:
         task["depends"] = (" || " if sp.merge else " && ").join(deps)
+        if s.kind is NodeKind.JOIN and all(len(stacks[q]) == len(stack) for q in s.in_steps):
+            task["depends"] = _join_depends(s, steps)
     if when:
         task["when"] = when
     if stack:
@@ -385,6 +387,16 @@ def _dag_task(
             "parameters": [{"name": "index", "value": "{{inputs.parameters.index}}"}]
         }
     return task
+
+
+def _join_depends(s: Step, steps: dict[str, Step]) -> str:
+    """A static join waits for every branch; a branch through a switch ends in one of its
+    cases' steps, whichever ran (the others are skipped)."""
+    parts = []
+    for group in join_groups(steps, s.name):
+        deps = [f"{_task_name(q)}.Succeeded" for q in group]
+        parts.append(deps[0] if len(deps) == 1 else "(" + " || ".join(deps) + ")")
+    return " && ".join(parts)
 
 
 def _container_template(

@@ -31,7 +31,7 @@ STEP_DECORATORS = {"retry", "timeout", "environment", "resources", "catch", "car
 FLOW_DECORATORS = {"schedule", "project"}
 SCHEDULE_PRESETS = ("hourly", "daily", "weekly")
 LOOPING_TARGETS: frozenset[str] = frozenset()  # targets that can repeat a step (recursive switch)
-SWITCH_IN_FOREACH_TARGETS: frozenset[str] = frozenset()  # targets that branch per mapped task
+SWITCH_IN_FOREACH_TARGETS = frozenset({"kfp", "argo"})  # targets that branch per mapped task
 
 
 @dataclass(frozen=True)

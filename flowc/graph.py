@@ -315,3 +315,21 @@ def annotate(steps: Iterable[Step]) -> tuple[Step, ...]:
             )
         )
     return tuple(out)
+
+
+def join_groups(steps: Mapping[str, Step], join: str) -> tuple[tuple[str, ...], ...]:
+    """A join's in-steps grouped by the branch of its split they come down, in branch order:
+    a branch that passes through a switch ends in one of several steps (the case taken), so
+    the join waits for one step of each group. A foreach join has one group."""
+    split = next((s for s in steps.values() if s.matching_join == join and opens_split(s)), None)
+    ins = steps[join].in_steps
+    if split is None or is_foreach(split) or is_switch(split):
+        return (ins,) if ins else ()
+    succ = successors(steps.values())
+    groups = []
+    for b in split.out_steps:
+        live = reachable(succ, b) if b != join else {split.name}
+        group = tuple(q for q in ins if q in live)
+        if group:
+            groups.append(group)
+    return tuple(groups)
