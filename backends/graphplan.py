@@ -30,7 +30,7 @@ BRANCH_SUFFIX = "__branch"
 STEP_DECORATORS = {"retry", "timeout", "environment", "resources", "catch", "card"}
 FLOW_DECORATORS = {"schedule", "project"}
 SCHEDULE_PRESETS = ("hourly", "daily", "weekly")
-LOOPING_TARGETS: frozenset[str] = frozenset()  # targets that can repeat a step (recursive switch)
+LOOPING_TARGETS = frozenset({"argo"})  # targets that can repeat a step (recursive switch)
 SWITCH_IN_FOREACH_TARGETS = frozenset({"kfp", "argo"})  # targets that branch per mapped task
 
 

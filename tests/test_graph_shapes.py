@@ -258,3 +258,45 @@ def test_kfp_runs_switches_inside_a_branch_and_a_foreach(tmp_path):
     job = compile_and_run(tmp_path, flow)
     got = assert_same_as_local(tmp_path, flow, "Switches", job)
     assert ("d", "0") not in got and ("even", "1") in got and ("odd", "2") in got
+
+
+def test_argo_runs_a_recursive_switch_as_a_recursive_template(tmp_path):
+    """The loop is a DAG template that runs one visit and, when the visit loops, itself for the
+    next one (as Metaflow's Argo backend does). Checked with the official models and hera, run
+    by tests/argo_runner.py (a simulator: no cluster here), compared with a local run."""
+    from tests.test_argo_compile import compile_text, validate_all
+    from tests.test_argo_run import assert_same_as_local, run_argo
+
+    flow = write(tmp_path, "loop.py", LOOP_IN_FOREACH)
+    (doc,) = validate_all(compile_text(flow, tmp_path))
+    loop = next(t for t in doc["spec"]["templates"] if t["name"] == "loop-loop")
+    again = loop["dag"]["tasks"][1]
+    assert again["template"] == "loop-loop" and "== 'loop'" in again["when"]
+    runner = run_argo(flow, tmp_path, "loop-1")
+    got = assert_same_as_local(tmp_path, flow, "LoopInForeach", "loop-1")
+    assert sorted(t for s, t in got if s == "loop") == ["0.0", "0.1", "0.2", "1.0", "2.0", "2.1"]
+    visits = [p.argv[-1] for p in runner.pods if p.template == "step-loop"]
+    assert sorted(visits) == ["0.0", "0.1", "0.2", "1.0", "2.0", "2.1"]
+    assert value_of(tmp_path, "loop-1") == ["3:3", "1:1", "2:2"]
+
+
+def value_of(tmp_path, run_id):
+    return artifacts(tmp_path, "LoopInForeach", run_id, "join")["results"]
+
+
+def test_argo_compiles_the_converge_example_and_refuses_a_loop_with_two_exits(tmp_path):
+    from tests.test_argo_compile import compile_text, validate_all
+
+    (doc,) = validate_all(compile_text(EXAMPLES / "converge_flow.py", tmp_path))
+    assert any(t["name"] == "loop-train" for t in doc["spec"]["templates"])
+    two = LOOP_IN_FOREACH.replace('"no": self.done}', '"no": self.done, "skip": self.other}')
+    two = two.replace(
+        "    @step\n    def join",
+        "    @step\n    def other(self):\n        self.result = 'x'\n        self.next(self.join)\n\n"
+        "    @step\n    def join",
+    )
+    flow = write(tmp_path, "two.py", two)
+    proc = run_flowc("compile", str(flow), "--target", "argo", "--image", "i", "-o", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    at = next(i for i, t in enumerate(two.splitlines(), 1) if '"skip": self.other' in t)
+    assert f"{flow}:{at}:" in proc.stderr and "error[argo-recursive-switch-exits]" in proc.stderr
