@@ -23,7 +23,8 @@ from flowc.backends.base import EmitOptions, EmitResult, Emitter
 from flowc.backends.graphplan import Plan, StepPlan, plan
 from flowc.backends.literals import LiteralError, ident, jinja_escape, pyrepr
 from flowc.diagnostics import Diagnostic, error
-from flowc.ir import FlowIR
+from flowc.graph import join_groups
+from flowc.ir import FlowIR, NodeKind
 
 OPERATORS = ("bash", "kubernetes")
 PARAMS_TEMPLATE = "{{ params | tojson }}"
@@ -129,8 +130,11 @@ def _context(
     switch_of = {s.split: s for s in p.switches}
     tasks: list[dict[str, Any]] = []
     edges: list[tuple[str, str]] = []
+    case_joins = _joins_after_switch_cases(ir)
     for s in p.steps:
         tasks.append(_task(s, kubernetes, foreach_of))
+        if s.name in case_joins:
+            tasks[-1]["merge"] = True
         for u in s.upstream:
             edges.append((u, s.name))
         if s.name in foreach_of:
@@ -172,6 +176,17 @@ def _context(
             )
             if used
         ],
+    }
+
+
+def _joins_after_switch_cases(ir: FlowIR) -> set[str]:
+    """Joins with a branch that ends in one of several switch cases: the cases not taken are
+    skipped, so the join runs once none failed and one succeeded, not only after all did."""
+    steps = ir.step_map()
+    return {
+        s.name
+        for s in ir.steps
+        if s.kind is NodeKind.JOIN and any(len(g) > 1 for g in join_groups(steps, s.name))
     }
 
 
