@@ -147,8 +147,9 @@ def test_lint_accepts_metaflows_shapes_and_still_rejects_other_loops():
     assert "cycle" in {d.rule for d in lint(ir)}
 
 
-def test_recursive_switch_inside_a_foreach_runs_each_visit_as_a_task(tmp_path):
+def test_recursive_switch_inside_a_foreach_runs_each_visit_as_a_task(tmp_path, monkeypatch):
     from flowc import Flow, namespace
+    from flowc.client import scope
 
     flow = write(tmp_path, "loop.py", LOOP_IN_FOREACH)
     proc, run_id = run_flow(flow, cwd=tmp_path)
@@ -164,16 +165,12 @@ def test_recursive_switch_inside_a_foreach_runs_each_visit_as_a_task(tmp_path):
     )
     assert done["parents"] == ["loop/0.2"]  # the last visit
     # the client lists every visit
-    import os
-
-    os.environ["FLOWC_DATASTORE"] = str(tmp_path / "ds")
-    try:
-        namespace(None)
-        run = Flow("LoopInForeach")[run_id]
-        assert len(list(run["loop"])) == 6
-        assert sorted(t.data.visits for t in run["loop"]) == [1, 1, 1, 2, 2, 3]
-    finally:
-        del os.environ["FLOWC_DATASTORE"]
+    monkeypatch.setenv("FLOWC_DATASTORE", str(tmp_path / "ds"))
+    monkeypatch.setattr(scope, "_current", scope._current)  # restored after the test
+    namespace(None)
+    run = Flow("LoopInForeach")[run_id]
+    assert len(list(run["loop"])) == 6
+    assert sorted(t.data.visits for t in run["loop"]) == [1, 1, 1, 2, 2, 3]
 
 
 def test_switch_inside_a_branch_and_inside_a_foreach(tmp_path):

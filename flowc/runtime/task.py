@@ -282,7 +282,10 @@ def find_parent(ctx: TaskContext, step_name: str, index: Index) -> tuple[str, di
             )
         found.append((s, rec))
     if not found:
-        names = ", ".join(f"{s}/{task_id(i)}" for s, i in g.parent_candidates(step_name, index))
+        names = ", ".join(
+            f"{s}/{task_id(i[:-1]) + '.<last visit>' if i and i[-1] == LAST_VISIT else task_id(i)}"
+            for s, i in g.parent_candidates(step_name, index)
+        )
         raise StepError(f"step {step_name!r} has no finished parent task ({names})")
     return found[0]
 
