@@ -303,3 +303,24 @@ def test_argo_compiles_the_converge_example_and_refuses_a_loop_with_two_exits(tm
     assert proc.returncode == 2
     at = next(i for i, t in enumerate(two.splitlines(), 1) if '"skip": self.other' in t)
     assert f"{flow}:{at}:" in proc.stderr and "error[argo-recursive-switch-exits]" in proc.stderr
+
+
+def test_an_immutable_artifact_changed_after_being_read_is_stored(tmp_path):
+    """`self.n += 1` reads n, then sets a new int: the new value must be stored (a loop's
+    counter depends on it), while an artifact only read keeps its reference."""
+    flow = write(
+        tmp_path,
+        "inc.py",
+        "from metaflow import FlowSpec, step\n\n\n"
+        "class Inc(FlowSpec):\n"
+        "    @step\n    def start(self):\n"
+        "        self.n, self.s, self.kept = 1, 'a', 'same'\n        self.next(self.more)\n\n"
+        "    @step\n    def more(self):\n"
+        "        self.n += 1\n        self.s += 'b'\n        print(self.kept)\n"
+        "        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n",
+    )
+    proc, run_id = run_flow(flow, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    end = artifacts(tmp_path, "Inc", run_id, "end")
+    assert (end["n"], end["s"], end["kept"]) == (2, "ab", "same")
