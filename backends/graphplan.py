@@ -147,7 +147,8 @@ def plan(ir: FlowIR, target: str) -> Plan:
                     "switch-in-foreach",
                     f"switch step {name!r} is inside a foreach; {target} cannot choose a branch "
                     "per mapped task",
-                    "move the switch out of the foreach, or branch inside the step's code",
+                    "compile for argo or kfp (they branch per foreach item), move the switch out "
+                    "of the foreach, or branch inside the step's code",
                     s.file,
                     s.transition.span if s.transition else s.span,
                 )
