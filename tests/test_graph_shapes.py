@@ -14,7 +14,7 @@ from flowc.analyzer import analyze_source
 from flowc.lint import lint
 from tests.conftest import EXAMPLES, artifacts, run_flow, run_flowc
 
-LOOP_IN_FOREACH = '''
+LOOP_IN_FOREACH = """
 import os
 
 from metaflow import FlowSpec, step
@@ -53,9 +53,9 @@ class LoopInForeach(FlowSpec):
     @step
     def end(self):
         print("results", self.results)
-'''
+"""
 
-SWITCHES = '''
+SWITCHES = """
 from metaflow import FlowSpec, step
 
 
@@ -117,13 +117,16 @@ class Switches(FlowSpec):
     @step
     def end(self):
         pass
-'''
+"""
 
 
 # the static-branch half of SWITCHES, which Airflow runs too (tests/test_airflow_run.py)
-SWITCH_IN_BRANCH = SWITCHES.split("    @step\n    def fan(self)")[0].replace(
-    "self.next(self.fan)", "self.next(self.end)"
-) + "    @step\n    def end(self):\n        pass\n"
+SWITCH_IN_BRANCH = (
+    SWITCHES.split("    @step\n    def fan(self)")[0].replace(
+        "self.next(self.fan)", "self.next(self.end)"
+    )
+    + "    @step\n    def end(self):\n        pass\n"
+)
 
 
 def write(tmp_path, name, text):
@@ -244,7 +247,11 @@ def test_argo_runs_switches_inside_a_branch_and_a_foreach(tmp_path):
 
     flow = write(tmp_path, "sw.py", SWITCHES)
     (doc,) = validate_all(compile_text(flow, tmp_path))
-    tasks = {t["name"]: t for tpl in doc["spec"]["templates"] for t in tpl.get("dag", {}).get("tasks", [])}
+    tasks = {
+        t["name"]: t
+        for tpl in doc["spec"]["templates"]
+        for t in tpl.get("dag", {}).get("tasks", [])
+    }
     assert tasks["join"]["depends"] == "(c.Succeeded || d.Succeeded) && b.Succeeded"
     runner = run_argo(flow, tmp_path, "sw-1")
     got = assert_same_as_local(tmp_path, flow, "Switches", "sw-1")
@@ -299,7 +306,9 @@ def test_argo_compiles_the_converge_example_and_refuses_a_loop_with_two_exits(tm
         "    @step\n    def join",
     )
     flow = write(tmp_path, "two.py", two)
-    proc = run_flowc("compile", str(flow), "--target", "argo", "--image", "i", "-o", str(tmp_path / "o"))
+    proc = run_flowc(
+        "compile", str(flow), "--target", "argo", "--image", "i", "-o", str(tmp_path / "o")
+    )
     assert proc.returncode == 2
     at = next(i for i, t in enumerate(two.splitlines(), 1) if '"skip": self.other' in t)
     assert f"{flow}:{at}:" in proc.stderr and "error[argo-recursive-switch-exits]" in proc.stderr

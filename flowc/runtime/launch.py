@@ -290,14 +290,15 @@ def run_task(
     try:
         idx = parse_index(index, index_depth(ir.step(step)))
     except ValueError as e:
+        message = str(e)
         depth = ir.step(step).foreach_depth
         if index_depth(ir.step(step)) > depth:  # a recursive switch: the index ends in a visit
             like = ".".join(["0"] * (depth + 1))
-            e = ValueError(
+            message = (
                 f"step {step!r} loops (a recursive switch): pass --index like {like}, its "
                 f"{'foreach index path then its ' if depth else ''}visit number from 0"
             )
-        raise LaunchError(f"--index: {e}") from None
+        raise LaunchError(f"--index: {message}") from None
     ds = _datastore(opts.datastore)
     loaded = _load(path, ir)
     run = RunInfo.load(ds, ir.name, run_id)
