@@ -44,7 +44,8 @@ from flowc.backends.k8s import (
 )
 from flowc.backends.literals import LiteralError, ident, jinja_escape, pyrepr
 from flowc.diagnostics import Diagnostic, error, warning
-from flowc.ir import FlowIR
+from flowc.graph import join_groups
+from flowc.ir import FlowIR, NodeKind
 
 OPERATORS = ("bash", "kubernetes")
 PARAMS_TEMPLATE = "{{ params | tojson }}"
@@ -218,8 +219,11 @@ def _context(
     tasks: list[dict[str, Any]] = []
     edges: list[tuple[str, str]] = []
     pods = pods or {}
+    case_joins = _joins_after_switch_cases(ir)
     for s in p.steps:
         tasks.append(_task(s, kubernetes, foreach_of, pods.get(s.name, PodSettings())))
+        if s.name in case_joins:
+            tasks[-1]["merge"] = True
         for u in s.upstream:
             edges.append((u, s.name))
         if s.name in foreach_of:
@@ -274,6 +278,17 @@ def _context(
             )
             if used
         ],
+    }
+
+
+def _joins_after_switch_cases(ir: FlowIR) -> set[str]:
+    """Joins with a branch that ends in one of several switch cases: the cases not taken are
+    skipped, so the join runs once none failed and one succeeded, not only after all did."""
+    steps = ir.step_map()
+    return {
+        s.name
+        for s in ir.steps
+        if s.kind is NodeKind.JOIN and any(len(g) > 1 for g in join_groups(steps, s.name))
     }
 
 

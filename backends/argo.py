@@ -49,13 +49,14 @@ from flowc.backends.graphplan import ParamPlan, Plan, StepPlan, plan
 from flowc.backends.k8s import FlowPodOptions, PodSettings, merged_resources, pod_settings
 from flowc.backends.params import DefaultError, param_default, param_type
 from flowc.diagnostics import Diagnostic, error, warning
-from flowc.graph import is_foreach, is_switch
-from flowc.ir import FlowIR, Step
+from flowc.graph import exit_targets, is_foreach, is_recursive, is_switch, join_groups
+from flowc.ir import FlowIR, NodeKind, Step
 
 KINDS = ("workflow-template", "workflow")
 OUTPUTS_DIR = "/tmp/flowc-outputs"
 INDICES = "indices"
 BRANCH = "branch"
+NEXT = "next"  # a recursive switch's next visit: its index path with the visit number + 1
 ENTRY = "main"
 # The task contract stops a step at its @timeout; Argo's deadline is the backstop.
 TIMEOUT_GRACE_S = 60
@@ -153,7 +154,20 @@ def _option_problems(ir: FlowIR, p: Plan, options: EmitOptions) -> list[Diagnost
         seen.add(n)
     steps = ir.step_map()
     for s in ir.steps:
-        switch_preds = [q for q in s.in_steps if is_switch(steps[q])]
+        if is_recursive(s) and len(exit_targets(s)) != 1:
+            span = s.transition.span  # type: ignore[union-attr]
+            out.append(
+                error(
+                    "argo-recursive-switch-exits",
+                    f"recursive switch {s.name!r} leaves its loop to {len(exit_targets(s))} "
+                    "different steps; on Argo a loop has one way out",
+                    "let every case but the loop go to one step, and branch there",
+                    s.file,
+                    span.line,
+                    span.col,
+                )
+            )
+        switch_preds = [q for q in s.in_steps if is_switch(steps[q]) and not is_recursive(steps[q])]
         if switch_preds and len(s.in_steps) > 1:
             out.append(
                 _at(
@@ -232,6 +246,36 @@ def _step_template(step: str) -> str:
 
 def _body_template(split: str) -> str:
     return "foreach-" + _task_name(split)
+
+
+def _loop_template(step: str) -> str:
+    return "loop-" + _task_name(step)
+
+
+def _loop_dag(step: str) -> dict[str, Any]:
+    """A recursive switch as a recursive DAG template (as Metaflow's Argo backend does): one
+    visit, then, when the visit chose to loop, the same template for the next visit."""
+    visit = {
+        "name": "visit",
+        "template": _step_template(step),
+        "arguments": {"parameters": [{"name": "index", "value": "{{inputs.parameters.index}}"}]},
+    }
+    again = {
+        "name": "again",
+        "template": _loop_template(step),
+        "depends": "visit.Succeeded",
+        "when": f"'{{{{tasks.visit.outputs.parameters.{BRANCH}}}}}' == '{step}'",
+        "arguments": {
+            "parameters": [
+                {"name": "index", "value": f"{{{{tasks.visit.outputs.parameters.{NEXT}}}}}"}
+            ]
+        },
+    }
+    return {
+        "name": _loop_template(step),
+        "inputs": {"parameters": [{"name": "index"}]},
+        "dag": {"tasks": [visit, again]},
+    }
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -316,12 +360,18 @@ def build(
     stacks = _stacks(ir)
     templates: list[dict[str, Any]] = []
     scopes: dict[tuple[str, ...], list[dict[str, Any]]] = {(): []}
+    loops: list[dict[str, Any]] = []
     for f in p.foreaches:
         scopes[stacks[f.split] + (f.split,)] = []
     for sp in p.steps:
         s = steps[sp.name]
         stack = stacks[sp.name]
         scopes[stack].append(_dag_task(s, sp, stack, stacks, steps))
+        if is_recursive(s):  # the step's task runs its loop: the first visit is ...0
+            scopes[stack][-1]["template"] = _loop_template(s.name)
+            first = "{{inputs.parameters.index}}.0" if stack else "0"
+            scopes[stack][-1]["arguments"] = {"parameters": [{"name": "index", "value": first}]}
+            loops.append(_loop_dag(s.name))
         if is_foreach(s):
             scopes[stack].append(
                 {
@@ -350,7 +400,7 @@ def build(
     if extra.get("parallelism"):
         spec["parallelism"] = int(extra["parallelism"])
     spec.update(_workflow_pod_fields(flow_pod, pods))
-    spec["templates"] = dags + templates
+    spec["templates"] = dags + loops + templates
     metadata: dict[str, Any] = {}
     if kind == "workflow":
         metadata["generateName"] = name + "-"
@@ -462,12 +512,14 @@ def _dag_task(
             continue  # first step of a foreach body: the body task already waits for the split
         else:
             dep = _task_name(q)
-        if is_switch(steps[q]):
+        if is_switch(steps[q]) and not is_recursive(steps[q]):  # a loop has one way out
             when = f"'{{{{tasks.{dep}.outputs.parameters.{BRANCH}}}}}' == '{s.name}'"
         deps.append(f"{dep}.Succeeded")
     deps = list(dict.fromkeys(deps))
     if deps:
         task["depends"] = (" || " if sp.merge else " && ").join(deps)
+        if s.kind is NodeKind.JOIN and all(len(stacks[q]) == len(stack) for q in s.in_steps):
+            task["depends"] = _join_depends(s, steps)
     if when:
         task["when"] = when
     if stack:
@@ -475,6 +527,16 @@ def _dag_task(
             "parameters": [{"name": "index", "value": "{{inputs.parameters.index}}"}]
         }
     return task
+
+
+def _join_depends(s: Step, steps: dict[str, Step]) -> str:
+    """A static join waits for every branch; a branch through a switch ends in one of its
+    cases' steps, whichever ran (the others are skipped)."""
+    parts = []
+    for group in join_groups(steps, s.name):
+        deps = [f"{_task_name(q)}.Succeeded" for q in group]
+        parts.append(deps[0] if len(deps) == 1 else "(" + " || ".join(deps) + ")")
+    return " && ".join(parts)
 
 
 def _container_template(
@@ -494,6 +556,8 @@ def _container_template(
         outputs.append(INDICES)
     if is_switch(s):
         outputs.append(BRANCH)
+    if is_recursive(s):
+        outputs.append(NEXT)
     if outputs:
         wrapper += ["--outputs", OUTPUTS_DIR]
     env: list[dict[str, Any]] = []
@@ -512,7 +576,7 @@ def _container_template(
             env.append({"name": key, "value": k8s_literal(value)})
     task = [k8s_literal(flow_path), s.name, "--flow", ir.name, "--run-id", "{{workflow.name}}"]
     task += ["--attempt", "{{retries}}" if sp.retries else "0"]
-    if sp.depth:
+    if sp.depth or is_recursive(s):
         task += ["--index", "{{inputs.parameters.index}}"]
     if extra.get("package"):
         task += ["--package", str(extra["package"])]
@@ -549,7 +613,7 @@ def _container_template(
     t["metadata"] = {"labels": labels}
     if pod.annotations:
         t["metadata"]["annotations"] = dict(pod.annotations)
-    if sp.depth:
+    if sp.depth or is_recursive(s):
         t["inputs"] = {"parameters": [{"name": "index"}]}
     t["container"] = container
     if pod.node_selector:
@@ -608,9 +672,9 @@ def _toleration(pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
 
 
 def _output_file(output: str) -> str:
-    from flowc.backends.argo_task import BRANCH_FILE, INDICES_FILE
+    from flowc.backends.argo_task import BRANCH_FILE, INDICES_FILE, NEXT_FILE
 
-    return INDICES_FILE if output == INDICES else BRANCH_FILE
+    return {INDICES: INDICES_FILE, BRANCH: BRANCH_FILE, NEXT: NEXT_FILE}[output]
 
 
 __all__ = ["ArgoEmitter", "build", "dump", "param_value"]

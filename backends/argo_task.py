@@ -3,7 +3,8 @@
 ``python -m flowc.backends.argo_task --outputs DIR [--param NAME]... -- TASK_ARGS...`` runs
 ``flowc task TASK_ARGS`` and turns its result into files Argo picks up as output parameters:
 ``DIR/indices.json`` (a foreach split: the JSON list of the next level's index paths, which the
-body fans out over with ``withParam``) and ``DIR/branch`` (a switch: the step it took).
+body fans out over with ``withParam``), ``DIR/branch`` (a switch: the step it took) and
+``DIR/next`` (a recursive switch: the index path of its next visit).
 
 Flow parameters reach the start task as environment variables ``FLOWC_PARAM_<i>`` (the i-th
 ``--param NAME:TYPE``) holding ``{{workflow.parameters.NAME}}``: Argo substitutes once, so the
@@ -26,6 +27,7 @@ from flowc.backends.pod import index_paths, run_task
 
 INDICES_FILE = "indices.json"
 BRANCH_FILE = "branch"
+NEXT_FILE = "next"
 
 
 def decode(kind: str, raw: str) -> Any:
@@ -78,6 +80,10 @@ def write_outputs(result: dict, index: str | None, outputs: str) -> None:
     if result.get("branch") is not None:
         with open(os.path.join(outputs, BRANCH_FILE), "w") as f:
             f.write(str(result["branch"]))
+        if index:  # a recursive switch's next visit (read only when it loops)
+            *outer, visit = index.split(".")
+            with open(os.path.join(outputs, NEXT_FILE), "w") as f:
+                f.write(".".join([*outer, str(int(visit) + 1)]))
 
 
 def _split_args(argv: Sequence[str]) -> tuple[str, list[str], list[str]]:

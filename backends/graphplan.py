@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowc.diagnostics import Diagnostic, error
-from flowc.graph import is_foreach, is_switch, order
+from flowc.graph import is_foreach, is_recursive, is_switch, order
 from flowc.ir import Decorator, FlowIR, NodeKind, Parameter, ParameterKind, Step
 
 INDICES_SUFFIX = "__indices"
@@ -33,6 +33,8 @@ STEP_DECORATORS = {"retry", "timeout", "environment", "resources", "catch", "car
 STEP_DECORATORS |= {"pypi"}
 FLOW_DECORATORS = {"schedule", "project", "pypi_base"}
 SCHEDULE_PRESETS = ("hourly", "daily", "weekly")
+LOOPING_TARGETS = frozenset({"argo"})  # targets that can repeat a step (recursive switch)
+SWITCH_IN_FOREACH_TARGETS = frozenset({"kfp", "argo"})  # targets that branch per mapped task
 
 
 @dataclass(frozen=True)
@@ -132,13 +134,24 @@ def plan(ir: FlowIR, target: str) -> Plan:
                 )
         if is_foreach(s):
             foreaches.append(ForeachPlan(name, name + INDICES_SUFFIX, s.foreach_depth))
+        if is_recursive(s) and target not in LOOPING_TARGETS:
+            problems.add(
+                "recursive-switch",
+                f"switch step {name!r} loops back to itself (a recursive switch); {target} "
+                "runs a fixed graph of tasks and cannot repeat a step",
+                "compile this flow for argo or run it with flowc run, or unroll the loop into "
+                "a fixed number of steps",
+                s.file,
+                s.transition.span if s.transition else s.span,
+            )
         if is_switch(s):
-            if s.foreach_depth:
+            if s.foreach_depth and target not in SWITCH_IN_FOREACH_TARGETS:
                 problems.add(
                     "switch-in-foreach",
                     f"switch step {name!r} is inside a foreach; {target} cannot choose a branch "
                     "per mapped task",
-                    "move the switch out of the foreach, or branch inside the step's code",
+                    "compile for argo or kfp (they branch per foreach item), move the switch out "
+                    "of the foreach, or branch inside the step's code",
                     s.file,
                     s.transition.span if s.transition else s.span,
                 )

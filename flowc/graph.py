@@ -40,11 +40,30 @@ def is_switch(step: Step) -> bool:
     return step.transition is not None and step.transition.kind is TransitionKind.SWITCH
 
 
+def is_recursive(step: Step) -> bool:
+    """A recursive switch: one of its cases runs the step again (the only loop a flow may
+    have, as in Metaflow). Each visit is a task of its own; the last one takes another case."""
+    return is_switch(step) and step.name in step.out_steps
+
+
+def exit_targets(step: Step) -> tuple[str, ...]:
+    """A step's targets without the loop back to itself of a recursive switch."""
+    return tuple(t for t in step.out_steps if not (is_recursive(step) and t == step.name))
+
+
+def index_depth(step: Step) -> int:
+    """How many numbers a task of ``step`` has in its index path: one per enclosing foreach,
+    plus the iteration for a recursive switch (its n-th visit is task ``...n``)."""
+    return step.foreach_depth + (1 if is_recursive(step) else 0)
+
+
 def successors(steps: Iterable[Step]) -> dict[str, tuple[str, ...]]:
-    """Out-edges restricted to steps that exist (unknown targets are lint's business)."""
+    """Out-edges restricted to steps that exist (unknown targets are lint's business). The
+    loop edge of a recursive switch is left out: every graph walk sees the loop as one step,
+    and the runtime repeats it (see :func:`is_recursive`)."""
     steps = list(steps)
     names = {s.name for s in steps}
-    return {s.name: tuple(dict.fromkeys(t for t in s.out_steps if t in names)) for s in steps}
+    return {s.name: tuple(dict.fromkeys(t for t in exit_targets(s) if t in names)) for s in steps}
 
 
 def predecessors(steps: Iterable[Step]) -> dict[str, tuple[str, ...]]:
@@ -171,90 +190,106 @@ def switch_merge_points(steps: Iterable[Step]) -> dict[str, str]:
 
 
 def nesting(steps: Iterable[Step]) -> Nesting:
-    """Walk from ``start`` with a stack of open splits (outermost first).
+    """Walk from ``start`` with a stack of open splits (outermost first), each with the branch
+    (the split's target) the walk went down.
 
-    A split, foreach or switch opens; a join closes the innermost split; a switch closes where
-    its branches meet. Each step keeps the stack it was first reached with (a join's includes
-    the split it closes, as in Metaflow); every other edge is then checked against it."""
+    A split or foreach opens; a join closes the innermost one. A switch opens nothing, as in
+    Metaflow: its cases carry the stack on, so a branch that passes through a switch is still
+    one branch when it reaches its join. Each step keeps the stack it was first reached with
+    (a join's ends in its split, without a branch); every other edge is then checked against
+    it, which also catches branches of one split meeting before a join."""
     steps = list(steps)
     by_name = {s.name: s for s in steps}
     succ = successors(steps)
     preds = predecessors(steps)
-    merge_of_switch = switch_merge_points(steps)
     problems: list[NestingProblem] = []
-    parents: dict[str, tuple[str, ...]] = {}
+    stacks: dict[str, tuple[tuple[str, str | None], ...]] = {}
     joins: dict[str, str] = {}
 
-    def arrive(stack: tuple[str, ...], name: str) -> tuple[str, ...]:
-        # a switch's merge point closes it (and is not itself a join)
-        while stack and merge_of_switch.get(stack[-1]) == name:
-            stack = stack[:-1]
-        return stack
-
-    def leave(name: str, stack: tuple[str, ...]) -> tuple[str, ...]:
+    def leave(name: str, stack):
         step = by_name[name]
         if step.kind is NodeKind.JOIN:
             stack = stack[:-1]
-        if opens_split(step):
-            stack = stack + (name,)
         return stack
 
+    def edge(name: str, out_stack, target: str):
+        step = by_name[name]
+        if opens_split(step) and not is_switch(step):
+            out_stack = out_stack + ((name, target),)
+        if by_name[target].kind is NodeKind.JOIN and out_stack:
+            out_stack = out_stack[:-1] + ((out_stack[-1][0], None),)
+        return out_stack
+
     if "start" in by_name:
-        parents["start"] = ()
+        stacks["start"] = ()
         queue = deque(["start"])
         while queue:
             n = queue.popleft()
-            out_stack = leave(n, parents[n])
+            out_stack = leave(n, stacks[n])
             for t in succ[n]:
-                if t not in parents:
-                    parents[t] = arrive(out_stack, t)
+                if t not in stacks:
+                    stacks[t] = edge(n, out_stack, t)
                     queue.append(t)
 
-    for name, stack in parents.items():
+    def names(stack) -> tuple[str, ...]:
+        return tuple(x[0] for x in stack)
+
+    reported: set[str] = set()
+    for name, stack in stacks.items():
         step = by_name[name]
         if step.kind is NodeKind.JOIN:
             if not stack:
                 problems.append(NestingProblem("join-without-split", name))
+                reported.add(name)
                 continue
-            split = stack[-1]
+            split = stack[-1][0]
             if split in joins and joins[split] != name:
                 problems.append(NestingProblem("join-unrelated-splits", name, (split,)))
+                reported.add(name)
                 continue
             joins.setdefault(split, name)
-            branches = succ.get(split, ())
-            inputs = tuple(p for p in preds[name] if p in parents)
-            split_step = by_name[split]
-            if is_switch(split_step):
-                problems.append(NestingProblem("join-without-split", name, (split,)))
-            elif is_foreach(split_step):
-                if len(inputs) != 1:
-                    problems.append(NestingProblem("join-input-count", name, (split,), inputs))
-            elif len(inputs) != len(branches):
+            inputs = tuple(p for p in preds[name] if p in stacks)
+            arrived = {_branch_into(by_name, stacks, p, name) for p in inputs}
+            if arrived != set(succ.get(split, ())):
                 problems.append(NestingProblem("join-input-count", name, (split,), inputs))
+                reported.add(name)
         elif step.kind is NodeKind.END and stack:
-            problems.append(NestingProblem("unjoined-split", name, stack))
+            problems.append(NestingProblem("unjoined-split", name, names(stack)))
+            reported.add(name)
 
-    # Every edge must bring the same open splits the target was first reached with.
-    reported: set[str] = {p.step for p in problems}
-    for name in parents:
-        out_stack = leave(name, parents[name])
+    # Every edge must bring the same open splits (and branches) the target was first reached with.
+    for name in stacks:
+        out_stack = leave(name, stacks[name])
         for t in succ[name]:
             if t in reported:
                 continue
-            if arrive(out_stack, t) != parents[t]:
+            got = edge(name, out_stack, t)
+            if got != stacks[t]:
                 reported.add(t)
                 kind = (
                     "join-unrelated-splits"
                     if by_name[t].kind is NodeKind.JOIN
                     else "unjoined-split"
                 )
-                inputs = tuple(p for p in preds[t] if p in parents)
-                diff = tuple(x for x in arrive(out_stack, t) if x not in parents[t]) or parents[t]
+                inputs = tuple(p for p in preds[t] if p in stacks)
+                diff = tuple(x[0] for x in got if x not in stacks[t]) or names(stacks[t])
                 problems.append(NestingProblem(kind, t, diff, inputs))
-    for split, merge in merge_of_switch.items():
-        if split in parents:
+    for split, merge in switch_merge_points(steps).items():
+        if split in stacks:
             joins.setdefault(split, merge)
+    parents = {n: names(st) for n, st in stacks.items()}
     return Nesting(parents, joins, tuple(problems))
+
+
+def _branch_into(by_name: Mapping[str, Step], stacks, pred: str, join: str) -> str | None:
+    """The branch of the join's split that the edge ``pred -> join`` comes down."""
+    step = by_name[pred]
+    stack = stacks[pred]
+    if step.kind is NodeKind.JOIN:
+        stack = stack[:-1]
+    if opens_split(step) and not is_switch(step):
+        return join  # a split straight into its own join: the branch is the join itself
+    return stack[-1][1] if stack else None
 
 
 def annotate(steps: Iterable[Step]) -> tuple[Step, ...]:
@@ -280,3 +315,21 @@ def annotate(steps: Iterable[Step]) -> tuple[Step, ...]:
             )
         )
     return tuple(out)
+
+
+def join_groups(steps: Mapping[str, Step], join: str) -> tuple[tuple[str, ...], ...]:
+    """A join's in-steps grouped by the branch of its split they come down, in branch order:
+    a branch that passes through a switch ends in one of several steps (the case taken), so
+    the join waits for one step of each group. A foreach join has one group."""
+    split = next((s for s in steps.values() if s.matching_join == join and opens_split(s)), None)
+    ins = steps[join].in_steps
+    if split is None or is_foreach(split) or is_switch(split):
+        return (ins,) if ins else ()
+    succ = successors(steps.values())
+    groups = []
+    for b in split.out_steps:
+        live = reachable(succ, b) if b != join else {split.name}
+        group = tuple(q for q in ins if q in live)
+        if group:
+            groups.append(group)
+    return tuple(groups)

@@ -306,6 +306,20 @@ def test_switch_takes_one_branch_and_still_reaches_the_end(airflow):
     assert summary == "low: 3 is small"
 
 
+def test_a_switch_inside_a_static_branch_reaches_the_join(airflow, tmp_path):
+    """The case not taken is skipped; the join still runs (none failed, one succeeded)."""
+    from tests.test_graph_shapes import SWITCH_IN_BRANCH
+
+    flow = tmp_path / "switch_in_branch.py"
+    flow.write_text(SWITCH_IN_BRANCH)
+    _, dr = airflow.run(flow, "switch_in_branch")
+    got = assert_same_as_local(airflow, flow, "Switches", dr)
+    s = states(dr)
+    assert s[("d", -1)].endswith("skipped") and s[("join", -1)].endswith("success")
+    assert ("d", "0") not in got
+    assert value(airflow.ds, "Switches", dr.run_id, "join", "0", "branches") == ["b", "c"]
+
+
 def test_a_step_that_fails_once_is_retried(airflow, tmp_path):
     flow = tmp_path / "retry_once.py"
     flow.write_text(RETRY_ONCE)

@@ -18,6 +18,15 @@ from tests.conftest import EXAMPLES, ROOT, run_python
 
 # file -> (flow class, [(step, node kind, transition kind or None, next steps)])
 EXPECTED = {
+    "converge_flow.py": (
+        "ConvergeFlow",
+        [
+            ("start", "start", "linear", ("train",)),
+            ("train", "switch", "switch", ("train", "report")),
+            ("report", "linear", "linear", ("end",)),
+            ("end", "end", None, ()),
+        ],
+    ),
     "lr_flow.py": (
         "LRFlow",
         [

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import EXAMPLES
 
 EXPECTED = {
+    "converge_flow.py": "10 epochs: y = 2.895x + 2.117",
     "lr_flow.py": "test R^2=",
     "branch_flow.py": "8 numbers: total 31, range 1..9",
     "foreach_flow.py": "[1, 4, 9, 16, 25]",

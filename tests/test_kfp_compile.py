@@ -417,7 +417,7 @@ def test_unsupported_features_are_located_errors(tmp_path):
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     found = {line.split("[", 1)[1].split("]", 1)[0] for line in lines if "error[kfp-" in line}
-    assert found == {"kfp-step-decorator", "kfp-switch-in-foreach", "kfp-decorator-argument"}
+    assert found == {"kfp-step-decorator", "kfp-decorator-argument"}  # a switch in a foreach is fine
     assert any(line.startswith(f"{flow}:13:5: error[kfp-step-decorator]") for line in lines)
     assert "cannot express" in lines[-1] and not out.exists()
 

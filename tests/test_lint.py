@@ -133,6 +133,55 @@ def end(self):
 """
 
 
+SWITCH_IN_FOREACH = """
+@step
+def start(self):
+    self.items = [1, 2]
+    self.next(self.body, foreach="items")
+
+@step
+def body(self):
+    self.kind = "a" if self.input == 1 else "b"
+    self.next({"a": self.a, "b": self.b}, condition="kind")
+
+@step
+def a(self):
+    self.out = 1
+    self.next(self.join)
+
+@step
+def b(self):
+    self.out = 2
+    self.next(self.join)
+
+@step
+def join(self, inputs):
+    self.outs = [i.out for i in inputs]
+    self.next(self.end)
+
+@step
+def end(self):
+    print(self.outs)
+"""
+
+RECURSIVE = """
+@step
+def start(self):
+    self.n = 0
+    self.next(self.loop)
+
+@step
+def loop(self):
+    self.n += 1
+    self.more = "yes" if self.n < 3 else "no"
+    self.next({"yes": self.loop, "no": self.end}, condition="more")
+
+@step
+def end(self):
+    print(self.n)
+"""
+
+
 def swap(base: str, old: str, new: str, count: int = 1) -> str:
     assert old in base, old
     return base.replace(old, new, count)
@@ -267,6 +316,23 @@ CASES = [
         ).replace("self.next(self.end)", "self.next(self.loop, self.end)", 1),
         "self.next(self.loop)",
         LINEAR,
+    ),
+    (
+        "cycle",
+        swap(RECURSIVE, '"no": self.end}', '"no": self.back}').replace(
+            "@step\ndef end",
+            "@step\ndef back(self):\n    self.next(self.loop)  # back\n\n@step\ndef end",
+        ),
+        "self.next(self.loop)  # back",
+        RECURSIVE,
+    ),
+    (
+        "switch-into-join",
+        swap(SWITCH_IN_FOREACH, '"b": self.b}', '"b": self.join}').replace(
+            "@step\ndef b(self):\n    self.out = 2\n    self.next(self.join)\n\n", ""
+        ),
+        'condition="kind"',
+        SWITCH_IN_FOREACH,
     ),
     (
         "unreachable-step",

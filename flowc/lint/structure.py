@@ -65,7 +65,7 @@ def join_also_split(ctx: Context):
             )
 
 
-@rule("cycle", ERROR, "the graph must not loop")
+@rule("cycle", ERROR, "the graph must not loop, except a switch case back to its own step")
 def cycle(ctx: Context):
     ir = ctx.ir
     loop = ctx.cycle
@@ -120,18 +120,31 @@ def unjoined_split(ctx: Context):
 
 @rule("join-without-split", ERROR, "a join step needs a split before it")
 def join_without_split(ctx: Context):
-    for p, s in _nesting_problems(ctx, "join-without-split"):
-        where = (
-            f" (the open split at `{p.splits[0]}` is a switch, whose branches meet without a join)"
-            if p.splits
-            else ""
-        )
+    for _, s in _nesting_problems(ctx, "join-without-split"):
         yield (
             s.file,
             s.span,
-            f"step `{s.name}` takes `inputs` like a join, but no split comes before it{where}",
+            f"step `{s.name}` takes `inputs` like a join, but no split comes before it",
             "remove the `inputs` argument, or add a split that this step joins",
         )
+
+
+@rule("switch-into-join", ERROR, "a switch case cannot go straight to a join")
+def switch_into_join(ctx: Context):
+    ir = ctx.ir
+    for s in ir.steps:
+        if not graph.is_switch(s):
+            continue
+        for key, target in s.transition.cases:  # type: ignore[union-attr]
+            t = ir.step(target)
+            if t is not None and t.kind is NodeKind.JOIN:
+                yield (
+                    s.file,
+                    s.transition.span,  # type: ignore[union-attr]
+                    f"case {key!r} of the switch in `{s.name}` goes straight to the join "
+                    f"`{target}`, which then cannot know which inputs to wait for",
+                    f"add a plain step between the switch and `{target}` on that case",
+                )
 
 
 @rule("join-input-count", ERROR, "a join must take every branch of its split")

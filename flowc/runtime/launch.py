@@ -335,15 +335,24 @@ def run_task(
     if attempt < 0:
         raise LaunchError(f"--attempt must be 0 or more (got {attempt})")
     from flowc.datastore.layout import check_run_id, parse_index
+    from flowc.graph import index_depth
 
     try:
         check_run_id(run_id)
     except ValueError as e:
         raise LaunchError(f"--run-id: {e}") from None
     try:
-        idx = parse_index(index, ir.step(step).foreach_depth)
+        idx = parse_index(index, index_depth(ir.step(step)))
     except ValueError as e:
-        raise LaunchError(f"--index: {e}") from None
+        message = str(e)
+        depth = ir.step(step).foreach_depth
+        if index_depth(ir.step(step)) > depth:  # a recursive switch: the index ends in a visit
+            like = ".".join(["0"] * (depth + 1))
+            message = (
+                f"step {step!r} loops (a recursive switch): pass --index like {like}, its "
+                f"{'foreach index path then its ' if depth else ''}visit number from 0"
+            )
+        raise LaunchError(f"--index: {message}") from None
     ds = _datastore(opts.datastore, check=step == "start")  # later tasks: their first write
     loaded = _load(path, ir)
     run = RunInfo.load(ds, ir.name, run_id)

@@ -29,7 +29,8 @@ class ClonePlan:
     rerun: frozenset[str]  # steps that run again; every other finished task is cloned
     cloned: int = 0
     # failed steps whose tasks that succeeded are cloned by index (a foreach whose items
-    # failed only in part re-runs only those items), as Metaflow's resume does
+    # failed only in part re-runs only those items; a recursive switch re-runs its failed visit
+    # and those after it), as Metaflow's resume does
     partial: frozenset[str] = frozenset()
 
     def clone(self, ds: Datastore, run: RunInfo, key: TaskKey) -> TaskResult | None:

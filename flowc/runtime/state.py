@@ -49,7 +49,7 @@ class TaskState:
         self.read_only = read_only
         self.pathspec = pathspec
         self.loaded: dict[str, Loaded] = {}  # artifacts read from refs
-        self.originals: dict[str, Any] = {}  # immutable values as read
+        self.read_values: dict[str, Any] = {}  # immutable values as read (to spot `x += 1`)
         self.deleted: set[str] = set()
         self.next_call: dict | None = None
         self._inputs: dict[int, Any] = {}
@@ -71,7 +71,7 @@ class TaskState:
             )
         value, self.loaded[name] = self.ds.load(ref["sha"])
         if isinstance(value, (int, float, complex, str, bytes, bool, type(None))):
-            self.originals[name] = value  # the object read: reassigning it is a change
+            self.read_values[name] = value
         obj.__dict__[name] = value
         return value
 

@@ -39,10 +39,11 @@ from flowc.runtime.parallel import parallel_info
 from flowc.runtime.project import project_info, project_name_of
 from flowc.runtime.runs import RunInfo, finish_run
 from flowc.runtime.state import Inputs, NoSuchTask, StepError, TaskState
-from flowc.runtime.walk import Graph
+from flowc.runtime.walk import LAST_VISIT, Graph
 
 _FLOWC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _IMMUTABLE = (int, float, complex, str, bytes, bool, type(None))
+_UNSET = object()
 
 
 class StepTimeout(Exception):
@@ -267,7 +268,7 @@ def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, 
                         "step": parent,
                         "var": rec.get("foreach_var"),
                         "num_splits": rec["foreach_num_splits"],
-                        "index": index[-1],
+                        "index": g.foreach_index(step_name, index)[-1],
                     }
                 )
     obj = cls.__new__(cls)
@@ -284,7 +285,10 @@ def find_parent(ctx: TaskContext, step_name: str, index: Index) -> tuple[str, di
     an index past the end of its foreach has none either."""
     g, ds, run = ctx.graph, ctx.ds, ctx.run
     found = []
+    base = g.foreach_index(step_name, index)
     for s, i in g.parent_candidates(step_name, index):
+        if i and i[-1] == LAST_VISIT:
+            i = last_visit(ds, run, s, i[:-1])
         rec = _committed(ds, run, s, i)
         if rec is None:
             continue
@@ -296,7 +300,7 @@ def find_parent(ctx: TaskContext, step_name: str, index: Index) -> tuple[str, di
                     f"{rec.get('branch')!r}"
                 )
             continue
-        if is_foreach(g.steps[s]) and index[-1] >= rec["foreach_num_splits"]:
+        if is_foreach(g.steps[s]) and base[-1] >= rec["foreach_num_splits"]:
             n = rec["foreach_num_splits"]
             raise NoSuchTask(
                 f"{step_name}/{task_id(index)} does not exist: the foreach of {s!r} has {n} "
@@ -304,9 +308,31 @@ def find_parent(ctx: TaskContext, step_name: str, index: Index) -> tuple[str, di
             )
         found.append((s, rec))
     if not found:
-        names = ", ".join(f"{s}/{task_id(i)}" for s, i in g.parent_candidates(step_name, index))
+        names = ", ".join(
+            f"{s}/{task_id(i[:-1]) + '.<last visit>' if i and i[-1] == LAST_VISIT else task_id(i)}"
+            for s, i in g.parent_candidates(step_name, index)
+        )
         raise StepError(f"step {step_name!r} has no finished parent task ({names})")
     return found[0]
+
+
+def last_visit(ds: Datastore, run: RunInfo, step: str, base: Index) -> Index:
+    """The index path of the last finished visit of recursive switch ``step`` at foreach
+    index path ``base``. Visits finish in order 0, 1, 2...: probing doubling visit numbers
+    and then bisecting finds it in about 2 log2(n) reads, on any storage."""
+
+    def done(k: int) -> bool:
+        return _committed(ds, run, step, (*base, k)) is not None
+
+    if not done(0):
+        return (*base, 0)
+    lo, hi = 0, 1
+    while done(hi):
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:  # done(lo), not done(hi)
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if done(mid) else (lo, mid)
+    return (*base, lo)
 
 
 def _committed(ds: Datastore, run: RunInfo, step: str, index: Index) -> dict | None:
@@ -387,7 +413,7 @@ def _persist(ctx: TaskContext, obj: Any, state: TaskState) -> dict[str, dict]:
         if name == "_flowc_task" or name.startswith("__") or name in params:
             continue
         if name in state.loaded and (
-            (isinstance(value, _IMMUTABLE) and value is state.originals.get(name))
+            (isinstance(value, _IMMUTABLE) and value is state.read_values.get(name, _UNSET))
             or unchanged(value, state.loaded[name])
         ):
             out[name] = state.refs[name]  # read but not changed: no hashing, no writing

@@ -1,7 +1,6 @@
 """A foreach whose last item fails in the first run only: resume clones the items that
 succeeded and re-runs the failed one."""
 
-import os
 
 from metaflow import FlowSpec, current, step
 
