@@ -49,11 +49,16 @@ def format_duration(seconds: float | None) -> str:
 def runs_rows(ds: Datastore, flow: str, user: str | None, limit: int) -> tuple[list[dict], int]:
     """The newest ``limit`` runs (of ``user``, or everyone's) and how many others are hidden."""
     from flowc.datastore.index import read_index
+    from flowc.runtime.runs import run_died
 
     Flow(flow, ds)  # a clear NotFound for a flow that never ran
     entries = read_index(ds, flow, _warn)
     mine = [e for e in entries if user is None or e.user == user]
-    return [run_row(e) for e in mine[:limit]], len(entries) - len(mine)
+    rows = [run_row(e) for e in mine[:limit]]
+    for row in rows:
+        if row["status"] == "running" and run_died(ds, flow, row["run_id"]):
+            row["status"] = "died"  # its executor is gone: it will never finish; resume it
+    return rows, len(entries) - len(mine)
 
 
 def run_row(e: RunEntry) -> dict[str, Any]:
