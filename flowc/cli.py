@@ -84,7 +84,7 @@ def show(flow_file: str, flow_name: str | None, as_json: bool, fmt: str) -> int:
 
     path = _flow_file(flow_file)
     checked = check_file(path, flow_name)
-    ir = _one_flow(checked, path, flow_name)
+    ir = _one_flow(checked, path, flow_name, inspecting=True)
     if as_json:
         out = ir.to_json() + "\n"
     elif fmt == "mermaid":
@@ -105,12 +105,15 @@ def show(flow_file: str, flow_name: str | None, as_json: bool, fmt: str) -> int:
     return EXIT_FAILED if any(d.is_error for d in findings) else EXIT_OK
 
 
-def _one_flow(checked: Checked, path: str, flow_name: str | None):
-    """The flow ``show`` is about, or a usage error that says how to pick one."""
+def _one_flow(checked: Checked, path: str, flow_name: str | None, inspecting: bool = False):
+    """The flow ``show`` is about, or a usage error that says how to pick one. A flow file
+    with errors (a syntax error) is a finding for ``show``, like ``validate`` (exit 1), and
+    bad input for verbs that only need the flow's name (exit 2)."""
     stopping = [d for d in checked.analyzer_diagnostics if d.is_error]
     if stopping:
         _print_diagnostics(stopping, err=True)
-        raise click.exceptions.Exit(EXIT_USAGE)
+        found = inspecting and not any(d.rule in _NOT_A_FLOW for d in stopping)
+        raise click.exceptions.Exit(EXIT_FAILED if found else EXIT_USAGE)
     ir = checked.chosen_flow()
     if ir is not None:
         return ir
@@ -122,18 +125,19 @@ def _one_flow(checked: Checked, path: str, flow_name: str | None):
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, metavar="FLOW_FILE_OR_DIR...")
+@click.argument("paths", nargs=-1, metavar="[FLOW_FILE_OR_DIR]...")
 @click.option("--flow", "flow_name", metavar="NAME", help="Check only this flow class.")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the diagnostics.")
 def validate(paths: tuple[str, ...], flow_name: str | None, as_json: bool, quiet: bool) -> int:
     """Check flow files without running them.
 
-    A folder checks every flow file in it. Exit 0 when clean (warnings are printed), 1 when
-    any error was found, 2 when an input is not a flow file at all.
+    A folder checks every flow file in it; no path checks the current folder. Exit 0 when clean
+    (warnings are printed), 1 when any error was found, 2 when an input is not a flow file at all.
     """
     from flowc.check import check_file
 
+    paths = paths or (".",)
     files = _expand(paths)
     results = [(f, check_file(f, flow_name)) for f in files]
     if any(os.path.isdir(p) for p in paths):
@@ -306,6 +310,7 @@ def run(
 
 
 @cli.command(context_settings=_PASS_THROUGH)
+@click.help_option("-h", "--help")
 @click.argument("flow_file", metavar="FLOW_FILE")
 @click.argument("step", metavar="STEP")
 @click.option("--run-id", required=True, metavar="ID", help="The run this task belongs to.")
@@ -359,6 +364,7 @@ def task(
 
 
 @cli.command(context_settings=_PASS_THROUGH)
+@click.help_option("-h", "--help")
 @click.argument("flow_file", metavar="FLOW_FILE")
 @click.argument("step", metavar="[STEP]", required=False)
 @click.option("--origin-run-id", metavar="ID", help="The run to resume (default: your latest).")
@@ -829,10 +835,9 @@ def compile_(
     _print_diagnostics(result.diagnostics, err=True)
     errors = [d for d in result.diagnostics if d.is_error]
     if errors:
-        n = len(errors)
-        raise CommandError(
-            f"{path}: {ir.name} uses {n} feature{'s' if n > 1 else ''} {target} cannot express"
-        )
+        from flowc.compile_errors import summary
+
+        raise CommandError(summary(path, ir.name, target, errors))
     files = dict(result.files)
     paths = {}
     if target == "kfp":
