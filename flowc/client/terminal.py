@@ -80,22 +80,20 @@ def format_runs(flow: str, rows: list[dict], hidden: int, user: str | None) -> s
         who = f" by {user}" if user else ""
         text = f"{flow} has no runs{who}."
     else:
-        header = ("RUN", "STATUS", "STARTED", "DURATION", "USER", "TAGS")
+        resumed = any(r["origin_run_id"] for r in rows)  # a column only when it says something
+        header = ("RUN", "STATUS", "STARTED", "DURATION", "USER")
+        header += ("RESUMED FROM", "TAGS") if resumed else ("TAGS",)
         table = [header]
         for r in rows:
-            tags = ", ".join(r["tags"])
-            if r["origin_run_id"]:
-                tags = ", ".join(filter(None, [tags, f"resumed from {r['origin_run_id']}"]))
-            table.append(
-                (
-                    r["run_id"],
-                    r["status"],
-                    _time(datetime.fromtimestamp(r["created_at"])),
-                    format_duration(r["duration"]),
-                    r["user"] or "-",
-                    tags or "-",
-                )
+            row = (
+                r["run_id"],
+                r["status"],
+                _time(datetime.fromtimestamp(r["created_at"])),
+                format_duration(r["duration"]),
+                r["user"] or "-",
             )
+            row += (r["origin_run_id"] or "-",) if resumed else ()
+            table.append((*row, ", ".join(r["tags"]) or "-"))
         widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
         lines = [
             "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True))
