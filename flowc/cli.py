@@ -475,16 +475,34 @@ def runs(flow: str, all_users: bool, limit: int, as_json: bool, datastore: str |
 @click.argument("pathspec", metavar="PATHSPEC")
 @click.option("--stdout", "only_out", is_flag=True, help="Only standard output.")
 @click.option("--stderr", "only_err", is_flag=True, help="Only standard error.")
+@click.option(
+    "--attempt", type=click.IntRange(min=0), metavar="N", help="This attempt (0 is the first)."
+)
+@click.option("--all-attempts", is_flag=True, help="Every attempt, each under a header.")
 @_DATASTORE
-def logs(pathspec: str, only_out: bool, only_err: bool, datastore: str | None) -> int:
-    """Print what a task printed (FLOW/RUN/STEP/TASK), or every task of a step or run."""
+def logs(
+    pathspec: str,
+    only_out: bool,
+    only_err: bool,
+    attempt: int | None,
+    all_attempts: bool,
+    datastore: str | None,
+) -> int:
+    """Print what a task printed (FLOW/RUN/STEP/TASK), or every task of a step or run.
+
+    By default the attempt that counted (the last); --attempt N or --all-attempts for retries.
+    """
     from flowc.client.terminal import format_logs, open_pathspec
 
+    if attempt is not None and all_attempts:
+        raise CommandError("pass --attempt N or --all-attempts, not both")
     ds = _store(datastore)
     streams = ("stdout",) if only_out else ("stderr",) if only_err else ("stdout", "stderr")
     if only_out and only_err:
         streams = ("stdout", "stderr")
-    chunks = _client(lambda: format_logs(open_pathspec(ds, pathspec), streams))
+    chunks = _client(
+        lambda: format_logs(open_pathspec(ds, pathspec), streams, attempt, all_attempts)
+    )
     for stream, text in chunks:
         click.echo(text, nl=False, err=stream == "stderr" and len(streams) > 1)
     return EXIT_OK
@@ -683,6 +701,9 @@ def card_server(flow: str, port: int, host: str, datastore: str | None) -> int:
     name = _flow_name(flow)
     if not name.isidentifier():
         raise CommandError(f"{name!r} is not a flow name; pass a flow class name or its .py file")
+    from flowc.client import Flow
+
+    _client(lambda: Flow(name, ds))  # a flow that never ran here: the same error as flowc runs
     try:
         server = make_server(ds, name, host, port)
     except OSError as e:

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -80,7 +79,9 @@ def test_tutorial_runs_as_its_readme_says(pulled, name):
             text=True,
             timeout=120,
         )
-        assert proc.returncode == 0, f"{name}: {commands!r} exited {proc.returncode}:\n{proc.stdout}"
+        assert proc.returncode == 0, (
+            f"{name}: {commands!r} exited {proc.returncode}:\n{proc.stdout}"
+        )
         assert "Traceback" not in proc.stdout or "TUTORIAL_BUG" in commands
         assert_output(expected, proc.stdout, f"{name}: {commands.strip()}")
 

@@ -151,10 +151,17 @@ class Executor:
             f = self.failure
             detail = {"failed_task": f"{f.step}/{f.task_id}", "error": f.error}
         elif interrupted:
-            detail = {"error": "interrupted" if stopped_by == signal.SIGINT else _reason(stopped_by)}
+            detail = {
+                "error": "interrupted" if stopped_by == signal.SIGINT else _reason(stopped_by)
+            }
         finish_run(self.ctx.ds, self.ctx.run, status, **detail)
         return RunOutcome(
-            ok, self.tasks, self.retried, time.monotonic() - t0, self.failure, interrupted,
+            ok,
+            self.tasks,
+            self.retried,
+            time.monotonic() - t0,
+            self.failure,
+            interrupted,
             stopped_by,
         )
 

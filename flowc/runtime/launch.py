@@ -248,9 +248,8 @@ def _execute(ir: FlowIR, loaded, ds: Datastore, run, opts: RunOptions, plan=None
     if outcome.interrupted:
         import signal
 
-        how = "interrupted" if outcome.signal == signal.SIGINT else (
-            f"stopped by {signal.Signals(outcome.signal).name}"
-        )
+        name = signal.Signals(outcome.signal).name
+        how = "interrupted" if outcome.signal == signal.SIGINT else f"stopped by {name}"
         console.message(f"Run {ir.name}/{run.run_id} {how}; marked failed ({run_path})")
         return 128 + outcome.signal
     f = outcome.failure

@@ -68,7 +68,7 @@ def _fit_error(xs, ys, degree):
     """Least squares with a polynomial of `degree`, in plain Python (normal equations)."""
     n = degree + 1
     a = [[sum(x ** (i + j) for x in xs) for j in range(n)] for i in range(n)]
-    b = [sum(y * x**i for x, y in zip(xs, ys)) for i in range(n)]
+    b = [sum(y * x**i for x, y in zip(xs, ys, strict=True)) for i in range(n)]
     for col in range(n):  # Gauss-Jordan elimination
         pivot = a[col][col]
         a[col] = [v / pivot for v in a[col]]
@@ -76,10 +76,10 @@ def _fit_error(xs, ys, degree):
         for row in range(n):
             if row != col:
                 f = a[row][col]
-                a[row] = [v - f * p for v, p in zip(a[row], a[col])]
+                a[row] = [v - f * p for v, p in zip(a[row], a[col], strict=True)]
                 b[row] -= f * b[col]
     predict = [sum(b[i] * x**i for i in range(n)) for x in xs]
-    return sum((p - y) ** 2 for p, y in zip(predict, ys)) / len(ys)
+    return sum((p - y) ** 2 for p, y in zip(predict, ys, strict=True)) / len(ys)
 
 
 if __name__ == "__main__":
