@@ -97,7 +97,16 @@ def test_every_verb_has_help(capsys):
 
 @pytest.mark.parametrize(
     "args",
-    [["resume", "--help"], ["resume", "--origin-run-id", "1", "--help"], ["task", "--help"]],
+    [
+        ["resume", "--help"],
+        ["resume", "--origin-run-id", "1", "--help"],
+        ["task", "--help"],
+        ["show", "--help"],
+        ["validate", "--help"],
+        ["run", "--help"],
+        ["compile", "--help"],
+        ["card", "--help"],
+    ],
 )
 def test_help_through_the_flow_file(args):
     flow = EXAMPLES / "lr_flow.py"
