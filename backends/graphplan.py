@@ -259,14 +259,28 @@ def _literal_kwargs(d: Decorator, s: Step, problems: _Problems) -> dict[str, Any
             what = "a positional argument" if a.name is None else f"{a.name}={a.value.source}"
             problems.add(
                 "decorator-argument",
-                f"@{d.name} on {s.name!r} has {what}, which is not a literal the compiler can read",
-                "write the value as a literal keyword argument (e.g. times=2)",
+                f"@{d.name} on {s.name!r} has {what}, which is not a literal the compiler can read"
+                + _unread(a.value),
+                "write the value as a literal keyword argument (e.g. times=2), or a module-level "
+                "constant assigned once from literals",
                 s.file,
                 d.span,
             )
             return None
         out[a.name] = a.value.value
     return out
+
+
+def _unread(v) -> str:  # noqa: ANN001 - an ir.Value
+    """What stopped the analyzer reading a value, for the end of a message."""
+    if not v.unread:
+        return ""
+    if v.unread.endswith("(...)"):
+        return f" (it calls {v.unread[:-5]}, and the compiler runs nothing)"
+    return (
+        f" ({v.unread!r} is not a module-level constant assigned once from literals, so its "
+        "value is not known without running the file)"
+    )
 
 
 def _param_plan(p: Parameter, problems: _Problems) -> ParamPlan:
@@ -277,8 +291,9 @@ def _param_plan(p: Parameter, problems: _Problems) -> ParamPlan:
             problems.add(
                 "parameter-default",
                 f"parameter {p.name!r} has the default {p.default.source}, which is not a "
-                "literal the compiler can read",
-                "use a literal default (a number, string, bool, list or dict)",
+                "literal the compiler can read" + _unread(p.default),
+                "use a literal default (a number, string, bool, list or dict), or a "
+                "module-level constant assigned once from literals",
                 p.file,
                 p.span,
             )

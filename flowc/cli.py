@@ -59,6 +59,7 @@ def cli(debug: bool) -> None:
     flowc task FLOW.py STEP ...   run one task (what orchestrators call)
     flowc compile FLOW.py --target airflow   a DAG file for an orchestrator
     flowc trigger FLOW.py --target airflow   start a deployed flow's run (--wait follows it)
+    flowc tutorials list|info|pull   learn flowc step by step
     """
 
 
@@ -85,7 +86,7 @@ def show(flow_file: str, flow_name: str | None, as_json: bool, fmt: str) -> int:
 
     path = _flow_file(flow_file)
     checked = check_file(path, flow_name)
-    ir = _one_flow(checked, path, flow_name)
+    ir = _one_flow(checked, path, flow_name, inspecting=True)
     if as_json:
         out = ir.to_json() + "\n"
     elif fmt == "mermaid":
@@ -106,12 +107,15 @@ def show(flow_file: str, flow_name: str | None, as_json: bool, fmt: str) -> int:
     return EXIT_FAILED if any(d.is_error for d in findings) else EXIT_OK
 
 
-def _one_flow(checked: Checked, path: str, flow_name: str | None):
-    """The flow ``show`` is about, or a usage error that says how to pick one."""
+def _one_flow(checked: Checked, path: str, flow_name: str | None, inspecting: bool = False):
+    """The flow ``show`` is about, or a usage error that says how to pick one. A flow file
+    with errors (a syntax error) is a finding for ``show``, like ``validate`` (exit 1), and
+    bad input for verbs that only need the flow's name (exit 2)."""
     stopping = [d for d in checked.analyzer_diagnostics if d.is_error]
     if stopping:
         _print_diagnostics(stopping, err=True)
-        raise click.exceptions.Exit(EXIT_USAGE)
+        found = inspecting and not any(d.rule in _NOT_A_FLOW for d in stopping)
+        raise click.exceptions.Exit(EXIT_FAILED if found else EXIT_USAGE)
     ir = checked.chosen_flow()
     if ir is not None:
         return ir
@@ -123,18 +127,19 @@ def _one_flow(checked: Checked, path: str, flow_name: str | None):
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, metavar="FLOW_FILE_OR_DIR...")
+@click.argument("paths", nargs=-1, metavar="[FLOW_FILE_OR_DIR]...")
 @click.option("--flow", "flow_name", metavar="NAME", help="Check only this flow class.")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the diagnostics.")
 def validate(paths: tuple[str, ...], flow_name: str | None, as_json: bool, quiet: bool) -> int:
     """Check flow files without running them.
 
-    A folder checks every flow file in it. Exit 0 when clean (warnings are printed), 1 when
-    any error was found, 2 when an input is not a flow file at all.
+    A folder checks every flow file in it; no path checks the current folder. Exit 0 when clean
+    (warnings are printed), 1 when any error was found, 2 when an input is not a flow file at all.
     """
     from flowc.check import check_file
 
+    paths = paths or (".",)
     files = _expand(paths)
     results = [(f, check_file(f, flow_name)) for f in files]
     if any(os.path.isdir(p) for p in paths):
@@ -307,6 +312,7 @@ def run(
 
 
 @cli.command(context_settings=_PASS_THROUGH)
+@click.help_option("-h", "--help")
 @click.argument("flow_file", metavar="FLOW_FILE")
 @click.argument("step", metavar="STEP")
 @click.option("--run-id", required=True, metavar="ID", help="The run this task belongs to.")
@@ -409,6 +415,7 @@ def finalize(flow: str, run_id: str, datastore: str | None) -> int:
 
 
 @cli.command(context_settings=_PASS_THROUGH)
+@click.help_option("-h", "--help")
 @click.argument("flow_file", metavar="FLOW_FILE")
 @click.argument("step", metavar="[STEP]", required=False)
 @click.option("--origin-run-id", metavar="ID", help="The run to resume (default: your latest).")
@@ -518,16 +525,34 @@ def runs(flow: str, all_users: bool, limit: int, as_json: bool, datastore: str |
 @click.argument("pathspec", metavar="PATHSPEC")
 @click.option("--stdout", "only_out", is_flag=True, help="Only standard output.")
 @click.option("--stderr", "only_err", is_flag=True, help="Only standard error.")
+@click.option(
+    "--attempt", type=click.IntRange(min=0), metavar="N", help="This attempt (0 is the first)."
+)
+@click.option("--all-attempts", is_flag=True, help="Every attempt, each under a header.")
 @_DATASTORE
-def logs(pathspec: str, only_out: bool, only_err: bool, datastore: str | None) -> int:
-    """Print what a task printed (FLOW/RUN/STEP/TASK), or every task of a step or run."""
+def logs(
+    pathspec: str,
+    only_out: bool,
+    only_err: bool,
+    attempt: int | None,
+    all_attempts: bool,
+    datastore: str | None,
+) -> int:
+    """Print what a task printed (FLOW/RUN/STEP/TASK), or every task of a step or run.
+
+    By default the attempt that counted (the last); --attempt N or --all-attempts for retries.
+    """
     from flowc.client.terminal import format_logs, open_pathspec
 
+    if attempt is not None and all_attempts:
+        raise CommandError("pass --attempt N or --all-attempts, not both")
     ds = _store(datastore)
     streams = ("stdout",) if only_out else ("stderr",) if only_err else ("stdout", "stderr")
     if only_out and only_err:
         streams = ("stdout", "stderr")
-    chunks = _client(lambda: format_logs(open_pathspec(ds, pathspec), streams))
+    chunks = _client(
+        lambda: format_logs(open_pathspec(ds, pathspec), streams, attempt, all_attempts)
+    )
     for stream, text in chunks:
         click.echo(text, nl=False, err=stream == "stderr" and len(streams) > 1)
     return EXIT_OK
@@ -726,6 +751,9 @@ def card_server(flow: str, port: int, host: str, datastore: str | None) -> int:
     name = _flow_name(flow)
     if not name.isidentifier():
         raise CommandError(f"{name!r} is not a flow name; pass a flow class name or its .py file")
+    from flowc.client import Flow
+
+    _client(lambda: Flow(name, ds))  # a flow that never ran here: the same error as flowc runs
     try:
         server = make_server(ds, name, host, port)
     except OSError as e:
@@ -765,6 +793,73 @@ def _unpacked(package_id: str, datastore: str | None) -> str:
         return unpack(Datastore(datastore), package_id)
     except PackageError as e:
         raise CommandError(str(e)) from None
+
+
+# --- tutorials ------------------------------------------------------------------------------
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def tutorials(ctx: click.Context) -> None:
+    """flowc's tutorials: list them, read one, copy them here.
+
+    \b
+    flowc tutorials list              the tutorials, numbered
+    flowc tutorials info N            one tutorial's README (commands and expected output)
+    flowc tutorials pull [--force]    copy them all into ./flowc-tutorials
+    """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def _tutorial_errors(call):  # noqa: ANN001, ANN202
+    from flowc.tutorials import TutorialError
+
+    try:
+        return call()
+    except TutorialError as e:
+        raise CommandError(str(e)) from None
+
+
+@tutorials.command("list")
+def tutorials_list() -> int:
+    """List the tutorials."""
+    from flowc.tutorials import tutorials as found
+
+    for t in found():
+        click.echo(f"{t.name:<22} {t.title.split(' ', 1)[-1]}")
+    click.echo("\nflowc tutorials info N shows one; flowc tutorials pull copies them here.")
+    return EXIT_OK
+
+
+@tutorials.command("info")
+@click.argument("which", metavar="N|NAME")
+def tutorials_info(which: str) -> int:
+    """Print a tutorial's README: what it teaches, the commands, the expected output."""
+    from flowc.tutorials import find, readme
+
+    click.echo(readme(_tutorial_errors(lambda: find(which))), nl=False)
+    return EXIT_OK
+
+
+@tutorials.command("pull")
+@click.argument("which", metavar="[N|NAME]", required=False)
+@click.option("--dir", "dest", default="flowc-tutorials", show_default=True, metavar="DIR")
+@click.option("--force", is_flag=True, help="Overwrite tutorials already in DIR.")
+def tutorials_pull(which: str | None, dest: str, force: bool) -> int:
+    """Copy the tutorials (or one) into ./flowc-tutorials, to run and edit."""
+    from flowc.tutorials import find, pull
+
+    chosen = _tutorial_errors(lambda: find(which)) if which else None
+    try:
+        written = _tutorial_errors(lambda: pull(dest, force, chosen))
+    except OSError as e:
+        raise CommandError(f"cannot write into {dest}: {e.strerror or e}") from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    first = written[0] if written else dest
+    click.echo(f"\nStart with: cd {first} && flowc tutorials info {os.path.basename(first)}")
+    return EXIT_OK
 
 
 # --- compile --------------------------------------------------------------------------------
@@ -932,10 +1027,9 @@ def compile_(
     _print_diagnostics(result.diagnostics, err=True)
     errors = [d for d in result.diagnostics if d.is_error]
     if errors:
-        n = len(errors)
-        raise CommandError(
-            f"{path}: {ir.name} uses {n} feature{'s' if n > 1 else ''} {target} cannot express"
-        )
+        from flowc.compile_errors import summary
+
+        raise CommandError(summary(path, ir.name, target, errors))
     for note in compile_notes(ir, target, options):
         click.echo(note, err=True)
     files = dict(result.files)

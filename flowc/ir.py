@@ -60,11 +60,14 @@ class Span:
 @dataclass(frozen=True)
 class Value:
     """An expression from the flow file: its source text and, when it is a literal that JSON can
-    hold (None, bool, int, float, str, lists and str-keyed dicts of those), its value."""
+    hold (None, bool, int, float, str, lists and str-keyed dicts of those), its value. The
+    analyzer folds module-level constants and simple expressions of them into literals; when it
+    cannot, ``unread`` names what it could not read (a name, or a kind of expression)."""
 
     source: str
     literal: bool = False
     value: Any = None
+    unread: str | None = None
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,15 @@ def _parameter_row(p: Parameter) -> tuple[str, str, str]:
     if p.required:
         default = "required"
     elif p.default is not None:
-        default = f"default {_value(p.default)}"
+        default = f"default {_value(p.default, p.type)}"
     else:
         default = ""
     return opt, default, p.help or ""
 
 
-def _value(v: Value) -> str:
+def _value(v: Value, type_: str | None = None) -> str:
+    if v.literal and type_ == "json" and isinstance(v.value, str):
+        return v.value  # a JSONType default is JSON text already: shown as written
     return json.dumps(v.value) if v.literal else v.source
 
 
@@ -145,7 +147,7 @@ def dot(ir: FlowIR) -> str:
     ]
     for name in graph.order(ir):
         kind = steps[name].kind.value
-        label = _dot_text(f"{name}\n{kind}")
+        label = _dot_text(name if kind == name else f"{name}\n{kind}")  # start, end: once
         lines.append(f"    {_dot_id(name)} [label={label}];")
     for a, b, label in _edges(ir):
         if b not in steps:

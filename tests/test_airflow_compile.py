@@ -158,7 +158,7 @@ class U(FlowSpec):
 
 def test_unsupported_features_are_located_diagnostics(tmp_path):
     flow = tmp_path / "u.py"
-    flow.write_text("N = 2\n" + UNSUPPORTED)
+    flow.write_text('N = int("2")\n' + UNSUPPORTED)
     proc = run_flowc("compile", str(flow), "--target", "airflow", "-o", str(tmp_path / "o"))
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -86,8 +87,16 @@ def test_example_modules_import_without_side_effects():
 
 
 def test_wheel_installs_everything_under_the_flowc_namespace(tmp_path):
+    # from a clean copy of the sources: a checkout's stale *.egg-info/SOURCES.txt would add
+    # files that pyproject.toml's package data no longer names
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for name in ("flowc", "backends", "templates"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(src)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -99,3 +108,12 @@ def test_wheel_installs_everything_under_the_flowc_namespace(tmp_path):
     assert {t for t in tops if not t.endswith(".dist-info")} == {"flowc"}
     assert "flowc/backends/base.py" in names and "flowc/templates/__init__.py" in names
     assert "flowc/analyzer/__init__.py" in names and "flowc/lint/__init__.py" in names
+    # the tutorials `flowc tutorials pull` copies out: every file of every tutorial folder
+    tutorials = ROOT / "flowc" / "tutorials"
+    shipped = {
+        f"flowc/tutorials/{p.relative_to(tutorials).as_posix()}"
+        for p in tutorials.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert "flowc/tutorials/00-helloworld/README.md" in shipped
+    assert shipped <= set(names), sorted(shipped - set(names))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -325,8 +326,8 @@ def test_bad_flow_name_is_one_line_exit_2(tmp_path):
     )
 
 
-def test_port_in_use_is_one_line_exit_2(tmp_path):
-    (tmp_path / "ds").mkdir()
+def test_port_in_use_is_one_line_exit_2(site, tmp_path):
+    shutil.copytree(site["work"] / "ds", tmp_path / "ds")  # a flow that ran: served, if it could
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

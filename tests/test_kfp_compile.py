@@ -411,7 +411,7 @@ def test_unsupported_features_are_located_errors(tmp_path):
     from tests.test_airflow_compile import UNSUPPORTED
 
     flow = tmp_path / "u.py"
-    flow.write_text("N = 2\n" + UNSUPPORTED)
+    flow.write_text('N = int("2")\n' + UNSUPPORTED)
     out = tmp_path / "o.yaml"
     proc = run_flowc("compile", str(flow), "--target", "kfp", "-o", str(out), *SHARED)
     assert proc.returncode == 2, proc.stderr

@@ -109,7 +109,7 @@ def test_include_file_contents_are_stored(tmp_path, param_flow):
         ),
         (["--who", "a", "--max-iter", "many"], "--max-iter: expected an integer, got 'many'"),
         (["--who", "a", "--rate", "fast"], "--rate: expected a number, got 'fast'"),
-        (["--who", "a", "--verbose", "maybe"], "unexpected argument 'maybe'"),
+        (["--who", "a", "--verbose", "maybe"], "--verbose takes true or false"),
         (["--who", "a", "--config", "{bad"], "--config: expected JSON"),
         ([], "missing required parameter: --who"),
         (["--who", "a", "--notes", "missing.txt"], "--notes: cannot read 'missing.txt'"),

@@ -97,7 +97,7 @@ def _analyze(data: bytes | str, path: str, flow: str | None) -> Analysis:
         diagnostics.append(
             error(
                 "no-flow",
-                f"{os.path.basename(path) or path} defines no flow: no class derives from FlowSpec",
+                f"no flow in {os.path.basename(path) or path}: no class derives from FlowSpec",
                 "define `class MyFlow(FlowSpec)` with `@step` methods, importing them with "
                 "`from flowc import FlowSpec, step` (or `from metaflow import FlowSpec, step`)",
                 path,

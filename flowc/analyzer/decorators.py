@@ -38,14 +38,18 @@ KNOWN_DECORATORS = STEP_DECORATORS | FLOW_DECORATORS
 
 
 def arguments(args: Sequence[cst.Arg], src: SourceFile) -> tuple[Argument, ...]:
-    """Each argument of a call; ``*xs`` and ``**kw`` are positional-looking, non-literal."""
+    """Each argument of a call; ``*xs`` and ``**kw`` are positional-looking, non-literal. The
+    module's constants are read as their values (``times=RETRIES``)."""
+    from flowc.analyzer.constants import constants
+
+    env = constants(src)
     out = []
     for a in args:
         if a.star:
             out.append(Argument(None, Value(a.star + src.code(a.value))))
         else:
             name = a.keyword.value if a.keyword is not None else None
-            out.append(Argument(name, value_of(a.value, src.code(a.value))))
+            out.append(Argument(name, value_of(a.value, src.code(a.value), env)))
     return tuple(out)
 
 

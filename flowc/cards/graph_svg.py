@@ -52,6 +52,12 @@ def graph_svg(
     width_of = {n: max(70, int(len(n) * CHAR_W) + 24) for n in order}
     row_w = {r: sum(width_of[n] for n in ns) + COL_GAP * (len(ns) - 1) for r, ns in by_row.items()}
     total_w = max(row_w.values(), default=100) + 2 * PAD
+    labels = [
+        len(tr.foreach or "") + 8
+        for s in ir.steps
+        if (tr := s.transition) is not None and tr.kind is TransitionKind.FOREACH
+    ]
+    total_w += 2 * int(max(labels, default=0) * 6.6 + 18) if labels else 0  # room for the label
     pos: dict[str, tuple[float, float]] = {}  # centre of each box
     for r, names in by_row.items():
         x = (total_w - row_w[r]) / 2
@@ -79,11 +85,20 @@ def graph_svg(
             y2 -= NODE_H / 2
             mid = (y1 + y2) / 2
             dash = ' stroke-dasharray="4 3"' if tr.kind is TransitionKind.SWITCH else ""
+            if tr.kind is TransitionKind.FOREACH:
+                out.append(_fan_out(x1, y1, x2, y2, tr.foreach or ""))
+                continue
             out.append(
                 f'<path d="M{x1:.1f},{y1:.1f} C{x1:.1f},{mid:.1f} {x2:.1f},{mid:.1f} '
                 f'{x2:.1f},{y2:.1f}" fill="none" stroke="#78909c" stroke-width="1.4"{dash} '
                 'marker-end="url(#arrow)"/>'
             )
+    bodies = {
+        t
+        for n in order
+        if (tr := steps[n].transition) is not None and tr.kind is TransitionKind.FOREACH
+        for t in tr.targets
+    }
     for name in order:
         x, y = pos[name]
         w = width_of[name]
@@ -93,6 +108,13 @@ def graph_svg(
         kind = steps[name].kind
         radius = 15 if kind in (NodeKind.START, NodeKind.END) else 5
         title = escape(name + (f": {state}" if state else ""))
+        if name in bodies:  # one task per item: drawn as a stack of boxes
+            for dx in (6, 3):
+                out.append(
+                    f'<rect class="foreach-stack" x="{x - w / 2 + dx:.1f}" '
+                    f'y="{y - NODE_H / 2 - dx:.1f}" width="{w}" height="{NODE_H}" rx="{radius}" '
+                    f'fill="{fill}" stroke="{stroke}" stroke-width="1"/>'
+                )
         box = (
             f'<g class="step" data-step="{escape(name)}" data-status="{escape(state or "")}">'
             f"<title>{title}</title>"
@@ -108,3 +130,23 @@ def graph_svg(
         out.append(box)
     out.append("</svg>")
     return "".join(out)
+
+
+def _fan_out(x1: float, y1: float, x2: float, y2: float, over: str) -> str:
+    """A foreach edge: three strands fanning out to the body, labelled with what it is over."""
+    mid = (y1 + y2) / 2
+    strands = []
+    for dx in (-12, 12, 0):  # the middle one, with the arrow head, on top
+        end = y2 if dx == 0 else y2 - 3
+        arrow = ' marker-end="url(#arrow)"' if dx == 0 else ""
+        strands.append(
+            f'<path d="M{x1:.1f},{y1:.1f} C{x1:.1f},{mid:.1f} {x2 + dx:.1f},{mid:.1f} '
+            f'{x2 + dx:.1f},{end:.1f}" fill="none" stroke="#78909c" stroke-width="1.4"{arrow}/>'
+        )
+    label = (
+        f'<text x="{max(x1, x2) + 18:.1f}" y="{mid + 4:.1f}" font-family="monospace" '
+        f'font-size="11" fill="#546e7a">foreach {escape(over)}</text>'
+        if over
+        else ""
+    )
+    return f'<g class="foreach-edge" data-foreach="{escape(over)}">{"".join(strands)}{label}</g>'

@@ -19,7 +19,7 @@ from typing import Any
 from flowc import graph
 from flowc.cards.store import list_cards
 from flowc.datastore import Datastore, layout
-from flowc.ir import FlowIR, TransitionKind
+from flowc.ir import FlowIR, NodeKind, TransitionKind
 
 TASK_ID_RE = re.compile(r"^[0-9]{1,9}(\.[0-9]{1,9}){0,31}$")
 LOG_TAIL = 64 * 1024  # bytes of each log a task page shows
@@ -38,6 +38,12 @@ class StepState:
     name: str
     state: str  # succeeded | cloned | failed | running | pending
     tasks: list[TaskState] = field(default_factory=list)
+    expected: int | None = None  # how many tasks it will have, once known (a foreach's width)
+
+    @property
+    def total(self) -> int:
+        """Tasks to show as the step's total: those that exist, or more once known."""
+        return max(len(self.tasks), self.expected or 0)
 
 
 def _json(ds: Datastore, key: str) -> Any:
@@ -106,12 +112,12 @@ def step_states(ds: Datastore, flow: str, run_id: str, ir: FlowIR, live: bool) -
         ids = sorted(ds.storage.listdir(layout.step_dir(flow, run_id, name)), key=task_sort_key)
         tasks = [task_state(ds, flow, run_id, name, t) for t in ids if TASK_ID_RE.match(t)]
         states = {t.state for t in tasks}
+        expected = _expected_tasks(name, preds, steps, out)
         if "failed" in states:
             state = "failed"
         elif "running" in states:
             state = "running" if live else "failed"  # a run that ended left it unfinished
         elif tasks:
-            expected = _expected_tasks(name, preds, steps, out)
             if live and expected is not None and len(tasks) < expected:
                 state = "running"
             else:
@@ -123,17 +129,31 @@ def step_states(ds: Datastore, flow: str, run_id: str, ir: FlowIR, live: bool) -
             if settled and not routed:
                 skipped.add(name)
             state = "running" if live and settled and routed else "pending"
-        out[name] = StepState(name, state, tasks)
+        out[name] = StepState(name, state, tasks, expected)
     return list(out.values())
 
 
 def _expected_tasks(name: str, preds: dict, steps: dict, seen: dict[str, StepState]) -> int | None:
-    """A foreach body expects as many tasks as its split's tasks made items."""
-    for p in preds.get(name, ()):
+    """A foreach body expects as many tasks as its split's tasks made items, known once every
+    task of the split has finished; a step that follows a body step in a line expects as many
+    as that step. None when not known (yet)."""
+    parents = preds.get(name, ())
+    for p in parents:
         tr = steps[p].transition
         if tr is not None and tr.kind is TransitionKind.FOREACH and p in seen:
-            recs = [t.record or {} for t in seen[p].tasks]
+            split = seen[p]
+            if split.state not in DONE or len(split.tasks) < (split.expected or 0):
+                return None
+            recs = [t.record or {} for t in split.tasks]
             return sum(int(r.get("foreach_num_splits") or 0) for r in recs)
+    if len(parents) == 1 and parents[0] in seen:
+        tr = steps[parents[0]].transition
+        if (
+            tr is not None
+            and tr.kind is TransitionKind.LINEAR
+            and steps[name].kind is not NodeKind.JOIN
+        ):
+            return seen[parents[0]].expected
     return None
 
 

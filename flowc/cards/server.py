@@ -236,7 +236,7 @@ class CardApp:
                 {
                     "name": s.name,
                     "state": s.state,
-                    "tasks": len(s.tasks),
+                    "tasks": s.total,
                     "done": sum(t.state in runview.DONE for t in s.tasks),
                 }
                 for s in steps
@@ -290,6 +290,10 @@ class CardApp:
             logs = runview.log_tail(
                 self.ds, *(origin_where or where), int(last.get("attempt", 0) or 0)
             )
+            for a in attempts[:-1]:  # each earlier attempt's own logs, under its row
+                a["logs"] = runview.log_tail(
+                    self.ds, *(origin_where or where), int(a.get("attempt", 0) or 0)
+                )
         return self.render(
             "task",
             run_id=run_id,

@@ -35,6 +35,14 @@ def bundle() -> str | None:
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             return f.read()
+    import sys
+
+    print(  # the first chart card of a machine is slow: say why
+        f"flowc: bundling the Vega chart libraries once into {path} (about 10 s; later cards "
+        "reuse it)",
+        file=sys.stderr,
+        flush=True,
+    )
     js = vl_convert.javascript_bundle()
     try:
         write_atomic(path, [js.encode("utf-8")])

@@ -49,11 +49,16 @@ def format_duration(seconds: float | None) -> str:
 def runs_rows(ds: Datastore, flow: str, user: str | None, limit: int) -> tuple[list[dict], int]:
     """The newest ``limit`` runs (of ``user``, or everyone's) and how many others are hidden."""
     from flowc.datastore.index import read_index
+    from flowc.runtime.runs import run_died
 
     Flow(flow, ds)  # a clear NotFound for a flow that never ran
     entries = read_index(ds, flow, _warn)
     mine = [e for e in entries if user is None or e.user == user]
-    return [run_row(e) for e in mine[:limit]], len(entries) - len(mine)
+    rows = [run_row(e) for e in mine[:limit]]
+    for row in rows:
+        if row["status"] == "running" and run_died(ds, flow, row["run_id"]):
+            row["status"] = "died"  # its executor is gone: it will never finish; resume it
+    return rows, len(entries) - len(mine)
 
 
 def run_row(e: RunEntry) -> dict[str, Any]:
@@ -75,22 +80,20 @@ def format_runs(flow: str, rows: list[dict], hidden: int, user: str | None) -> s
         who = f" by {user}" if user else ""
         text = f"{flow} has no runs{who}."
     else:
-        header = ("RUN", "STATUS", "STARTED", "DURATION", "USER", "TAGS")
+        resumed = any(r["origin_run_id"] for r in rows)  # a column only when it says something
+        header = ("RUN", "STATUS", "STARTED", "DURATION", "USER")
+        header += ("RESUMED FROM", "TAGS") if resumed else ("TAGS",)
         table = [header]
         for r in rows:
-            tags = ", ".join(r["tags"])
-            if r["origin_run_id"]:
-                tags = ", ".join(filter(None, [tags, f"resumed from {r['origin_run_id']}"]))
-            table.append(
-                (
-                    r["run_id"],
-                    r["status"],
-                    _time(datetime.fromtimestamp(r["created_at"])),
-                    format_duration(r["duration"]),
-                    r["user"] or "-",
-                    tags or "-",
-                )
+            row = (
+                r["run_id"],
+                r["status"],
+                _time(datetime.fromtimestamp(r["created_at"])),
+                format_duration(r["duration"]),
+                r["user"] or "-",
             )
+            row += (r["origin_run_id"] or "-",) if resumed else ()
+            table.append((*row, ", ".join(r["tags"]) or "-"))
         widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
         lines = [
             "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True))
@@ -123,19 +126,99 @@ def tasks_of(obj: Run | Step | Task) -> Iterator[Task]:
             yield from step.tasks()
 
 
-def format_logs(obj: Run | Step | Task, streams: tuple[str, ...]) -> list[tuple[str, str]]:
+def format_logs(
+    obj: Run | Step | Task,
+    streams: tuple[str, ...],
+    attempt: int | None = None,
+    all_attempts: bool = False,
+) -> list[tuple[str, str]]:
     """(stream, text) chunks. One task: its streams as they were, for ``stdout`` and
-    ``stderr`` of this process; several: each under a header line, all for ``stdout``."""
+    ``stderr`` of this process; several: each under a header line, all for ``stdout``. By
+    default the attempt that counted (the last); ``attempt`` picks one, ``all_attempts`` shows
+    every attempt under a header saying how it ended."""
     tasks = list(tasks_of(obj))
-    if len(tasks) == 1:
-        return [(stream, _line_end(getattr(tasks[0], stream))) for stream in streams]
+    if attempt is not None and len(tasks) == 1:
+        _check_attempt(tasks[0], attempt)
+    if len(tasks) == 1 and not all_attempts:
+        n = tasks[0].current_attempt if attempt is None else attempt
+        return [(stream, _line_end(task_log(tasks[0], stream, n))) for stream in streams]
     out = []
     for task in tasks:
-        for stream in streams:
-            text = getattr(task, stream)
-            if text:
-                out.append(("stdout", f"--- {task.pathspec} ({stream}) ---\n{_line_end(text)}"))
+        if all_attempts:
+            chosen = attempts_of(task)
+        elif attempt is not None:
+            chosen = [a for a in attempts_of(task) if a["attempt"] == attempt]
+        else:
+            chosen = [{"attempt": task.current_attempt}]
+        for a in chosen:
+            n = a["attempt"]
+            label = f"attempt {n}, {_ended(a)}" if all_attempts else None
+            for stream in streams:
+                text = task_log(task, stream, n)
+                if text or label:
+                    what = f"{label}, {stream}" if label else stream
+                    header = f"--- {task.pathspec} ({what}) ---"
+                    out.append(("stdout", f"{header}\n{_line_end(text)}"))
     return out
+
+
+def _ended(a: dict) -> str:
+    if a.get("status") == "ok":
+        if a.get("caught"):
+            error = a.get("error")
+            return "succeeded, its exception caught by @catch" + (f": {error}" if error else "")
+        return "succeeded"
+    if a.get("status") is None:
+        return "no record (running, or its process died)"
+    return f"failed: {a.get('error')}"
+
+
+def _log_home(task: Task) -> Task:
+    """Where a task ran: a cloned task's logs are its origin's."""
+    for _ in range(100):
+        origin = task.origin_pathspec
+        if not origin:
+            break
+        task = Task(origin, task._ds)
+    return task
+
+
+def attempts_of(task: Task) -> list[dict]:
+    """Every attempt of a task, oldest first, with its record (``status``, ``error``,
+    ``caught``): failed ones from ``<n>.attempt.json``, the one that counted from ``task.json``,
+    and any attempt that left only logs."""
+    home = _log_home(task)
+    ds = home._ds
+    found: dict[int, dict] = {}
+    for name in ds.storage.listdir(home._dir):
+        head, _, tail = name.partition(".")
+        if head.isdigit() and tail in ("stdout", "stderr", "attempt.json"):
+            found.setdefault(int(head), {"attempt": int(head)})
+            if tail == "attempt.json":
+                try:
+                    rec = json.loads(ds.read_bytes(f"{home._dir}/{name}") or b"{}")
+                except ValueError:
+                    rec = {}
+                if isinstance(rec, dict):
+                    found[int(head)].update(rec, attempt=int(head))
+    if home.successful:
+        n = home.current_attempt
+        found[n] = {**found.get(n, {}), **home._record, "attempt": n}
+    return [found[n] for n in sorted(found)]
+
+
+def _check_attempt(task: Task, attempt: int) -> None:
+    numbers = [a["attempt"] for a in attempts_of(task)]
+    if attempt not in numbers:
+        have = ", ".join(map(str, numbers)) or "none"
+        raise NotFound(f"task {task.pathspec} has no attempt {attempt} (its attempts: {have})")
+
+
+def task_log(task: Task, stream: str, attempt: int) -> str:
+    """One attempt's stdout or stderr (where the task ran, for a cloned one)."""
+    home = _log_home(task)
+    data = home._ds.read_bytes(f"{home._dir}/{int(attempt)}.{stream}")
+    return data.decode("utf-8", "replace") if data else ""
 
 
 def _line_end(text: str) -> str:

@@ -13,7 +13,8 @@ from flowc.datastore.layout import Index, task_id
 
 
 def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+    # below 999.5 ms, not 1 s: 0.9996 s would print as "1000 ms"
+    return f"{seconds * 1000:.0f} ms" if seconds < 0.9995 else f"{seconds:.2f} s"
 
 
 class Console:

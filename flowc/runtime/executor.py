@@ -3,7 +3,9 @@
 
 The flow module is imported once, here; a fork gives every task a warm interpreter in about a
 millisecond instead of the ~0.4 s of starting Python. Each child gets its own process group, so
-Ctrl-C reaches only this process, which stops the children and marks the run failed. Retries,
+Ctrl-C reaches only this process, which stops the children and marks the run failed; SIGTERM
+and SIGHUP (CI cancelling, ``docker stop``, a closed terminal) are treated the same way, and a
+child whose executor dies without a word (SIGKILL) is killed by the kernel. Retries,
 the hard side of ``@timeout`` (a child stuck in C code is killed) and the choice of what runs
 next live here; everything a task stores is written by the contract in the child.
 """
@@ -33,6 +35,7 @@ from flowc.runtime.loader import find_function
 from flowc.runtime.runs import finish_run
 from flowc.runtime.task import TaskContext, TaskResult, execute_task
 from flowc.runtime.walk import TaskKey
+from flowc.runtime.workers import Stopped, die_with_parent, stop_signals
 
 if TYPE_CHECKING:
     from flowc.runtime.resume import ClonePlan
@@ -79,6 +82,7 @@ class RunOutcome:
     duration: float
     failure: TaskResult | None = None
     interrupted: bool = False
+    signal: int = signal.SIGINT  # what interrupted it, when it was
 
 
 class Executor:
@@ -117,6 +121,8 @@ class Executor:
         self.sel = selectors.DefaultSelector()
         self.ready.append((("start", ()), 0))
         interrupted = False
+        stopped_by = signal.SIGINT
+        restore = stop_signals()
         try:
             while True:
                 now = time.monotonic()
@@ -138,10 +144,13 @@ class Executor:
                     self._reap_exited()
                 self._collect_exited()
                 self._enforce_deadlines()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             interrupted = True
-            self._stop_all("interrupted (Ctrl-C)")
+            stopped_by = e.signum if isinstance(e, Stopped) else signal.SIGINT
+            reason = e.reason if isinstance(e, Stopped) else "interrupted (Ctrl-C)"
+            self._stop_all(reason)
         finally:
+            restore()
             self.sel.close()
             self.console.clear()
             self._collect_exited(block=True)
@@ -152,11 +161,19 @@ class Executor:
             f = self.failure
             detail = {"failed_task": f"{f.step}/{f.task_id}", "error": f.error}
         elif interrupted:
-            detail = {"error": "interrupted"}
+            detail = {
+                "error": "interrupted" if stopped_by == signal.SIGINT else _reason(stopped_by)
+            }
         with _store_failure_reported():
             finish_run(self.ctx.ds, self.ctx.run, status, **detail)
         return RunOutcome(
-            ok, self.tasks, self.retried, time.monotonic() - t0, self.failure, interrupted
+            ok,
+            self.tasks,
+            self.retried,
+            time.monotonic() - t0,
+            self.failure,
+            interrupted,
+            stopped_by,
         )
 
     def _wait_time(self) -> float | None:
@@ -201,8 +218,10 @@ class Executor:
         res_r, res_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, measured by the tests' results
+            die_with_parent(parent)
             self._child(key, attempt, (out_r, err_r, res_r), out_w, err_w, res_w)
         os.close(out_w)
         os.close(err_w)
@@ -244,6 +263,7 @@ class Executor:
             os.setpgid(0, 0)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
             for fd in (*self.by_fd, *own_reads):
                 try:
                     os.close(fd)
@@ -469,6 +489,10 @@ class Executor:
             for sk, _ in self.sel.select(0.05):
                 self._readable(sk.fd)
             self._reap_exited()
+
+
+def _reason(signum: int) -> str:
+    return f"stopped by {signal.Signals(signum).name}"
 
 
 def _kill(pid: int, sig: int) -> None:

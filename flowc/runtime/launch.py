@@ -166,8 +166,8 @@ def run_help(path: str, opts: RunOptions, prog: str) -> str:
 
 
 def run_flow(path: str, args: Sequence[str], opts: RunOptions) -> int:
-    """Run a whole flow locally. Returns 0 when it succeeded, 1 when it failed, 130 when it was
-    interrupted."""
+    """Run a whole flow locally. Returns 0 when it succeeded, 1 when it failed, 128 + the signal
+    when it was stopped by one (130 after Ctrl-C, 143 after SIGTERM)."""
     from flowc.runtime.runs import start_run
 
     ir, loaded, with_specs = _prepare_run(path, opts)
@@ -272,6 +272,9 @@ def _execute(ir: FlowIR, loaded, ds: Datastore, run, opts: RunOptions, plan=None
         f"Running {ir.name}/{run.run_id} ({len(ir.steps)} steps, up to {workers} tasks at once; "
         f"datastore {where})"
     )
+    from flowc.runtime.runs import record_executor
+
+    record_executor(ds, run)
     ctx = TaskContext(loaded, Graph(ir), ds, run)
     outcome = Executor(ctx, workers, console, plan).run()
     run_path = f"{where}/{layout.run_dir(ir.name, run.run_id)}"
@@ -286,8 +289,12 @@ def _execute(ir: FlowIR, loaded, ds: Datastore, run, opts: RunOptions, plan=None
         )
         return 0
     if outcome.interrupted:
-        console.message(f"Run {ir.name}/{run.run_id} interrupted; marked failed ({run_path})")
-        return 130
+        import signal
+
+        name = signal.Signals(outcome.signal).name
+        how = "interrupted" if outcome.signal == signal.SIGINT else f"stopped by {name}"
+        console.message(f"Run {ir.name}/{run.run_id} {how}; marked failed ({run_path})")
+        return 128 + outcome.signal
     f = outcome.failure
     assert f is not None
     log = f"{run_path}/{f.step}/{f.task_id}/{f.attempt}.stderr"

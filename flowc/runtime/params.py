@@ -139,6 +139,10 @@ def parse_args(specs: Sequence[ParamSpec], args: Sequence[str], flow: str) -> di
             if spec.type is bool and spec.kind == "parameter":
                 if nxt is not None and nxt.lower() in TRUE | FALSE:
                     value, i = nxt, i + 1
+                elif nxt is not None and not nxt.startswith("-"):
+                    raise ParamError(
+                        f"{spec.option} takes true or false (or nothing, as a flag), got {nxt!r}"
+                    )
                 else:
                     value = "true"
             else:

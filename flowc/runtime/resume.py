@@ -129,6 +129,12 @@ def plan_resume(
         return ClonePlan(origin, frozenset(descendants(ir, step)))
     status = ds.read_json(f"{layout.run_dir(origin.flow, origin.run_id)}/status.json")
     failed = failed_steps(ds, origin, ir)
+    if not failed and status is None:
+        from flowc.runtime.runs import run_died
+
+        if run_died(ds, origin.flow, origin.run_id):
+            # its executor was killed mid-run: every task that finished is cloned, the rest run
+            return ClonePlan(origin, frozenset())
     if not failed:
         if isinstance(status, dict) and status.get("status") == "succeeded":
             raise ResumeError(

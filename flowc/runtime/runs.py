@@ -121,6 +121,24 @@ def finish_run(ds: Datastore, run: RunInfo, status: str, **detail: Any) -> None:
     index.record_end(ds, run.flow, run.run_id, status, doc["finished_at"], detail.get("error"))
 
 
+def record_executor(ds: Datastore, run: RunInfo) -> None:
+    """Note which local process executes ``run``, so that a run whose executor died (SIGKILL,
+    a crash) can be told from one still running."""
+    from flowc.runtime.workers import EXECUTOR_FILE, executor_doc
+
+    ds.write_json(f"{layout.run_dir(run.flow, run.run_id)}/{EXECUTOR_FILE}", executor_doc())
+
+
+def run_died(ds: Datastore, flow: str, run_id: str) -> bool:
+    """A run that never ended and whose local executor is gone: it will never finish."""
+    from flowc.runtime.workers import EXECUTOR_FILE, executor_died
+
+    base = layout.run_dir(flow, run_id)
+    if ds.read_json(f"{base}/status.json") is not None:
+        return False
+    return executor_died(ds.read_json(f"{base}/{EXECUTOR_FILE}"))
+
+
 def load_ir(ds: Datastore, flow: str, run_id: str) -> FlowIR | None:
     doc = ds.read_json(f"{layout.run_dir(flow, run_id)}/ir.json")
     return FlowIR.from_dict(doc) if doc is not None else None
