@@ -165,8 +165,6 @@ class FsspecStorage:
 
 
 def open_storage(url: str) -> Storage:
-    if url.startswith("file://"):  # a folder named as a URL (a volume every pod mounts)
-        return LocalStorage(url[len("file://") :])
     if "://" in url:
         return FsspecStorage(url)
     return LocalStorage(url)
