@@ -232,8 +232,6 @@ def _install_hint(url: str, e: ImportError) -> str:
 def open_storage(url: str) -> Storage:
     """A plain path is a local folder; ``s3://`` goes through botocore (fast to start);
     any other URL through fsspec."""
-    if url.startswith("file://"):  # a folder named as a URL (a volume every pod mounts)
-        return LocalStorage(url[len("file://") :])
     if url.startswith("s3://"):
         from flowc.datastore.s3 import S3Storage
 
