@@ -117,5 +117,12 @@ def test_workers_die_with_a_sigkilled_executor_and_the_run_can_be_resumed(tmp_pa
     )
     assert runs.returncode == 0, runs.stderr
     assert json.loads(runs.stdout)[0]["status"] == "died"
+    from flowc.cards.server import CardApp, route
+    from flowc.datastore import Datastore
+
+    app = CardApp(Datastore(str(tmp_path / "ds")), "SigFlow")
+    doc = json.loads(route(app, f"/api/runs/{run_id}/status").body)
+    assert (doc["status"], doc["live"]) == ("died", False)  # the page stops polling
+    assert json.loads(route(app, "/api/runs").body)[0]["status"] == "died"
     done = resume(tmp_path, run_id)
     assert f"Resuming SigFlow/{run_id}" in done.stdout

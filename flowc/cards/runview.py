@@ -171,8 +171,13 @@ def run_rows(ds: Datastore, flow: str) -> list[dict]:
     """Every run of the flow, everyone's, newest first (from the run index: fast for 1000s)."""
     from flowc.client.terminal import run_row
     from flowc.datastore.index import read_index
+    from flowc.runtime.runs import run_died
 
-    return [run_row(e) for e in read_index(ds, flow, lambda message: None)]
+    rows = [run_row(e) for e in read_index(ds, flow, lambda message: None)]
+    for row in rows:  # as flowc runs shows them: a run whose executor is gone never ends
+        if row["status"] == "running" and run_died(ds, flow, row["run_id"]):
+            row["status"] = "died"
+    return rows
 
 
 def attempts(ds: Datastore, flow: str, run_id: str, step: str, task_id: str) -> list[dict]:

@@ -223,6 +223,11 @@ class CardApp:
         """What the run page shows and polls: the status of the run and of each step, the
         graph coloured by them; and the run's record."""
         record, status, ir = self._run(run_id)
+        from flowc.runtime.runs import run_died
+
+        died = status is None and run_died(self.ds, self.flow, run_id)
+        if died:  # its executor is gone: nothing will change, so the page stops polling
+            status = {"status": "died", "error": "the executor died; flowc resume finishes it"}
         live = status is None
         steps = runview.step_states(self.ds, self.flow, run_id, ir, live)
         link = f"/runs/{quote(run_id, safe='')}/{{step}}"
