@@ -170,7 +170,9 @@ def test_resumed_runs_show_their_origin(client):
     assert start["payload"].sha == origin["payload"].sha
     assert start.data.payload == origin.data.payload
     assert start.stdout == origin.stdout  # logs come from where the task ran
-    assert all(t.origin_pathspec is None for t in run["work"])
+    work = {t.id: t.origin_pathspec for t in run["work"]}
+    assert work["1"] is None  # the failed item ran again; items that succeeded were cloned
+    assert all(o in (None, f"ResumeFlow/{ids['failed']}/work/{i}") for i, o in work.items())
     assert run.data.total == 5 and run.data.origin == ids["failed"]
 
 
