@@ -14,7 +14,8 @@ from flowc.diagnostics import Diagnostic
 
 # rule suffixes (after ``<target>-``) that are about the command's options, not the flow
 OPTION_RULES = frozenset(
-    {"image", "kind", "package", "parallelism", "operator", "dag-id", "flow-path", "namespace"}
+    {"image", "datastore", "kind", "package", "parallelism", "operator", "dag-id", "flow-path"}
+    | {"namespace"}
 )
 _INSTALL = {"kfp": "pip install 'flowc[kfp]'", "argo": "pip install 'flowc[argo]'"}
 
