@@ -519,7 +519,8 @@ def test_kubernetes_pod_operator_takes_every_kubernetes_argument(airflow, tmp_pa
     out.mkdir()
     proc = run_flowc(
         "compile", str(flow), "--target", "airflow", "--operator", "kubernetes",
-        "--image", "repo/flows:1", "-o", str(out), *FLOW_OPTIONS, "--pod-gc", "OnPodSuccess",
+        "--image", "repo/flows:1", "--datastore", "s3://bucket/flowc", "-o", str(out),
+        *FLOW_OPTIONS, "--pod-gc", "OnPodSuccess",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     dag = airflow.dagbag(out / "PodFlow.py").get_dag("PodFlow")

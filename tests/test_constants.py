@@ -134,7 +134,7 @@ def test_folded_values_reach_every_target(tmp_path, target):
     doc = yaml.safe_load(out.read_text())
     if target == "argo":
         params = {p["name"]: p["value"] for p in doc["spec"]["arguments"]["parameters"]}
-        assert params["alpha"] == "0.25" and params["label"] == '"exp-003"'
+        assert params["alpha"] == "0.25" and params["label"] == "exp-003"  # shown as typed
         assert params["grid"] == '{"alphas": [0.125, 0.5]}'
         (start,) = [t for t in doc["spec"]["templates"] if t["name"] == "step-start"]
         assert start["retryStrategy"]["limit"] == "3"

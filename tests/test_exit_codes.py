@@ -127,7 +127,7 @@ def test_compile_says_an_option_is_missing(tmp_path):
     proc = run_flowc("compile", str(EXAMPLES / "lr_flow.py"), "--target", "argo", cwd=tmp_path)
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
-    assert "option for --target argo is missing or invalid" in last
+    assert "2 options for --target argo are missing or invalid" in last  # image, datastore
     assert "cannot express" not in last and "error[argo-image]" in proc.stderr
 
 
@@ -137,7 +137,8 @@ def test_compile_says_the_sdk_is_missing(tmp_path):
         "import sys\nsys.modules['kfp'] = None\nfrom flowc.cli import main\nmain()\n"
     )
     flow = str(EXAMPLES / "lr_flow.py")
-    args = ["compile", flow, "--target", "kfp", "--image", "i:1", "-o", "p.yaml"]
+    args = ["compile", flow, "--target", "kfp", "--image", "i:1", "--datastore", "s3://b/p"]
+    args += ["-o", "p.yaml"]
     proc = subprocess.run(
         [sys.executable, "-c", hide_kfp, *args],
         cwd=tmp_path,
