@@ -660,6 +660,7 @@ def _finalize_template(ir: FlowIR, options: EmitOptions) -> dict[str, Any]:
             "command": [python, "-m", "flowc"],
             "args": finalize_args(ir.name, "{{workflow.name}}", None),
             "env": _run_env(options),
+            **({"envFrom": env_from} if (env_from := k8s_env_from(options.datastore)) else {}),
         },
     }
 
