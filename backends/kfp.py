@@ -44,7 +44,6 @@ from flowc.diagnostics import Diagnostic, error, warning
 from flowc.graph import is_foreach, is_switch
 from flowc.ir import FlowIR
 
-DEFAULT_IMAGE = "flowc:0.1.0"
 # what KFP cannot say about a pod, and where the setting goes instead
 _POD_FIXES = {
     "service_account": "KFP sets the service account per run: pass service_account= to "
@@ -392,7 +391,7 @@ class _Writer:
             *(["from kfp import kubernetes"] if uses_k8s else []),
             "",
             f"FLOW = {pyrepr(ir.name)}",
-            f"IMAGE = {pyrepr(self.options.image or DEFAULT_IMAGE)}",
+            f"IMAGE = {pyrepr(self.options.image)}",
             f"COMMAND = {pyrepr([python, '-m', 'flowc.backends.kfp_task'])}",
             f"BASE_ARGS = {pyrepr(base)}",
             f"CACHING = {pyrepr(bool(extra.get('enable_caching')))}",
@@ -660,4 +659,4 @@ def _annotation(kind: str) -> str:
     return {"json": "dict", "list": "list"}.get(kind, kind)
 
 
-__all__ = ["DEFAULT_IMAGE", "KfpEmitter", "compile_module", "recurring_run_settings"]
+__all__ = ["KfpEmitter", "compile_module", "recurring_run_settings"]
