@@ -312,6 +312,11 @@ class _Current:
 
         return Run(f"{self.flow_name}/{self.run_id}", self._datastore, _check_namespace=False)
 
+    def _update_env(self, values: dict[str, Any]) -> None:
+        """New ``current`` fields for this task (what Metaflow's flow decorators call)."""
+        for key, value in values.items():
+            setattr(self, key, value)
+
     @property
     def tempdir(self) -> str | None:
         """A private temporary folder for this task, removed when the task ends."""

@@ -64,6 +64,8 @@ def find_card_type(name: str) -> type[MetaflowCard] | None:
     stack = list(MetaflowCard.__subclasses__())
     while stack:
         cls = stack.pop(0)
+        if cls.__module__ in _failed:
+            continue  # defined by a module that then failed to import, not yet collected
         if getattr(cls, "type", None) == name:
             if not cls.__module__.startswith("flowc."):
                 return cls
@@ -73,6 +75,7 @@ def find_card_type(name: str) -> type[MetaflowCard] | None:
 
 
 _extensions_loaded = False
+_failed: set[str] = set()  # card packages whose import raised
 
 
 def _load_extensions() -> None:
@@ -105,6 +108,7 @@ def _load_extensions() -> None:
                 spec.loader.exec_module(module)
             except Exception as e:  # noqa: BLE001 - a broken package hides only its cards
                 print(f"flowc: card package {name} not loaded: {type(e).__name__}: {e}", file=sys.stderr)
+                _failed.add(name)
                 continue
             sys.modules[name] = module
 

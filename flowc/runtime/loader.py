@@ -94,6 +94,16 @@ def install_metaflow_shim() -> None:
         _submodule(card_modules, name).__getattr__ = _card_names  # type: ignore[attr-defined]
     test_cards = _submodule(card_modules, "test_cards")
     test_cards.__getattr__ = _test_card_names  # type: ignore[attr-defined]
+    # what metaflow_extensions packages build on: plugin decorator classes, config values
+    decorators = _submodule(shim, "decorators")
+    import flowc.plugin_api
+
+    for name in ("Decorator", "StepDecorator", "FlowDecorator"):
+        setattr(decorators, name, getattr(flowc.plugin_api, name))
+    _submodule(shim, "metaflow_config")
+    from flowc.extensions import load_into
+
+    load_into(shim)
 
 
 def _submodule(parent: types.ModuleType, name: str, doc: str | None = None) -> types.ModuleType:
@@ -131,7 +141,12 @@ def load_flow(path: str, flow_name: str) -> LoadedFlow:
     main_file = getattr(main, "__file__", None)
     if main_file and _same(main_file, path) and isinstance(getattr(main, flow_name, None), type):
         return LoadedFlow(path, main, getattr(main, flow_name))  # python flow.py run
-    install_metaflow_shim()
+    from flowc.extensions import ExtensionError
+
+    try:
+        install_metaflow_shim()
+    except ExtensionError as e:
+        raise FlowImportError(str(e)) from e
     folder = os.path.dirname(path)
     if folder not in sys.path:
         sys.path.insert(0, folder)

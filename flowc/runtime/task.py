@@ -34,6 +34,8 @@ from flowc.runtime.cards import TaskCards
 from flowc.runtime.decorators import CaughtException, StepPolicy, exception_type, policy_for
 from flowc.runtime.loader import LoadedFlow, find_function
 from flowc.extend import run_wrapped
+from flowc.flowgraph import FlowGraph
+from flowc.plugin_api import has_plugins, init_flow_plugins, run_with_step_plugins, step_plugins
 from flowc.runtime.constants import flow_constants
 from flowc.runtime.parallel import parallel_info
 from flowc.runtime.project import project_info, project_name_of
@@ -155,8 +157,8 @@ def _run_step(
         if policy.catch and attempt > policy.retries:
             raise FailureHandledByCatch(_earlier_error(ctx, step_name, index, attempt))
         with _alarm(policy.timeout, step_name):
-            run_wrapped(func, obj, inputs, step_name)
-        outcome = _outcome(obj, state)
+            claimed = _run_code(ctx, func, obj, inputs, step_name, attempt, policy)
+        outcome = _claimed_outcome(step) if claimed and state.next_call is None else _outcome(obj, state)
     except Exception as e:
         last = attempt >= policy.retries or isinstance(e, FailureHandledByCatch)
         if not (policy.catch and last):
@@ -200,6 +202,43 @@ def _run_step(
         "parents": parents,
         **outcome,
     }
+
+
+def _run_code(
+    ctx: TaskContext, func: Any, obj: Any, inputs: Any, step_name: str, attempt: int, policy: StepPolicy
+) -> bool:
+    """The step's code with its user decorators, inside the hooks of extension plugins; True
+    when a plugin's ``task_exception`` claimed the step's exception."""
+    cls = ctx.flow.cls
+    if not has_plugins(cls, func):
+        run_wrapped(func, obj, inputs, step_name)
+        return False
+    graph = FlowGraph(ctx.graph.ir)
+    init_flow_plugins(cls, obj, graph)
+    return run_with_step_plugins(
+        step_plugins(func),
+        lambda: run_wrapped(func, obj, inputs, step_name),
+        flow=obj,
+        graph=graph,
+        step_name=step_name,
+        run_id=ctx.run.run_id,
+        task_id=current.task_id,
+        inputs=inputs,
+        retry_count=attempt,
+        max_retries=policy.retries,
+    )
+
+
+def _claimed_outcome(step: Any) -> dict[str, Any]:
+    """A plugin handled the step's exception before ``self.next()``: carry on to the static
+    successors, as ``@catch`` does; a foreach, switch or gang needs values the code never made."""
+    tr = step.transition
+    if tr is not None and tr.kind not in (TransitionKind.LINEAR, TransitionKind.SPLIT):
+        raise StepError(
+            f"a decorator handled the exception of step {step.name!r}, but its {tr.kind.value} "
+            "depends on values the failed code was to compute"
+        )
+    return {}
 
 
 def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, list[str]]:
