@@ -21,10 +21,12 @@ are accepted and ignored; every other keyword is a flow parameter.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from typing import Any
 
 # Metaflow top-level and run options that mean nothing to flowc (accepted, ignored)
@@ -57,6 +59,8 @@ class CommandManager:
     def __init__(self, command: list[str], env: dict[str, str], cwd: str | None, show_output: bool):
         self.command = command
         self._dir = tempfile.mkdtemp(prefix="flowc-runner-")
+        # the logs live until cleanup(), or until this object is collected or Python exits
+        self._remove = weakref.finalize(self, shutil.rmtree, self._dir, True)
         self.log_files = {
             "stdout": os.path.join(self._dir, "stdout.log"),
             "stderr": os.path.join(self._dir, "stderr.log"),
@@ -90,6 +94,11 @@ class CommandManager:
                 self.process.kill()
                 self.process.wait()
         self._close()
+
+    def cleanup(self) -> None:
+        """Stop the process if it still runs and remove its log files."""
+        self.kill()
+        self._remove()
 
     def read(self, stream: str) -> str:
         with open(self.log_files[stream], encoding="utf-8", errors="replace") as f:
@@ -144,7 +153,7 @@ class ExecutingRun:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.command_obj.kill()
+        self.command_obj.cleanup()
 
     def __repr__(self) -> str:
         return f"<ExecutingRun {self._flow}/{self.run_id} {self.status}>"
@@ -178,8 +187,9 @@ class Runner:
         self.cleanup()
 
     def cleanup(self) -> None:
+        """Stop runs still going and remove their log files."""
         for r in self._runs:
-            r.command_obj.kill()
+            r.command_obj.cleanup()
 
     # --- verbs -------------------------------------------------------------------------------
 
@@ -223,7 +233,10 @@ class Runner:
         argv += ["--run-id-file", id_file, "--datastore", self._datastore_url()]
         argv += _options({**self.top_level, **kwargs})
         cmd = CommandManager(argv, self.env, self.cwd, self.show_output)
-        run_id = self._wait_for_id(id_file, cmd)
+        try:
+            run_id = self._wait_for_id(id_file, cmd)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         if user_file:
             target = user_file if os.path.isabs(user_file) else os.path.join(self.cwd or os.getcwd(), user_file)
             with open(target, "w") as f:
@@ -308,6 +321,7 @@ class NBRunner:
     def __init__(self, flow: type, show_output: bool = True, base_dir: str | None = None, **kwargs: Any):
         self.flow = flow
         folder = tempfile.mkdtemp(prefix="flowc-nb-", dir=base_dir)
+        self._remove = weakref.finalize(self, shutil.rmtree, folder, True)
         self.flow_file = os.path.join(folder, f"{flow.__name__}.py")
         with open(self.flow_file, "w") as f:
             f.write(_source_of(flow))
@@ -332,6 +346,7 @@ class NBRunner:
 
     def cleanup(self) -> None:
         self.runner.cleanup()
+        self._remove()
 
 
 def _source_of(flow: type) -> str:

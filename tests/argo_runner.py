@@ -23,8 +23,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +136,7 @@ class Runner:
         self.pods: list[Pod] = []
         self.nodes: dict[str, str] = {}  # display path -> phase, for assertions
         self.tmp = tempfile.mkdtemp(prefix="argo-pods-")
+        weakref.finalize(self, shutil.rmtree, self.tmp, True)  # the pods' folders go with it
 
     def run(self) -> str:
         """The workflow's phase. Like Argo, the ``onExit`` template runs after the entry point

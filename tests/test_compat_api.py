@@ -5,6 +5,7 @@ card client API, crashes, and ``flowc.Runner``. Every flow runs for real through
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -246,11 +247,15 @@ def test_runner_drives_flows_as_the_suites_api_executor(tmp_path, name, monkeypa
     assert "刺身 means sashimi" in result.run.tags and result.run.user == "tester"
     if name != "resume":
         assert code == 0 and result.status == "successful", result.stderr
-        return
-    assert code == 1 and result.status == "failed"
-    resumed = runner.resume(step_to_rerun="end", **opts)
-    assert resumed.command_obj.process.returncode == 0, resumed.stderr
-    assert resumed.run.origin_run_id == run_id and resumed.run.successful
+    else:
+        assert code == 1 and result.status == "failed"
+        resumed = runner.resume(step_to_rerun="end", **opts)
+        assert resumed.command_obj.process.returncode == 0, resumed.stderr
+        assert resumed.run.origin_run_id == run_id and resumed.run.successful
+    logs = os.path.dirname(result.command_obj.log_files["stdout"])
+    assert os.path.isdir(logs)
+    runner.cleanup()  # as leaving `with Runner(...)`: the runs' log files go
+    assert not os.path.exists(logs)
 
 
 def test_nbrunner_runs_a_flow_class(tmp_path, monkeypatch, client_at):
