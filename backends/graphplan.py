@@ -26,7 +26,7 @@ from flowc.ir import Decorator, FlowIR, NodeKind, Parameter, ParameterKind, Step
 INDICES_SUFFIX = "__indices"
 BRANCH_SUFFIX = "__branch"
 
-# Step decorators a backend can map (the rest run inside the task contract: catch, card;
+# Metaflow's step decorators a backend can map (the rest run inside the task contract: catch, card;
 # @kubernetes is read by flowc.backends.k8s; @pypi/@pypi_base packages go into the image,
 # flowc.backends.image).
 STEP_DECORATORS = {"retry", "timeout", "environment", "resources", "catch", "card", "kubernetes"}
@@ -161,7 +161,7 @@ def plan(ir: FlowIR, target: str) -> Plan:
     params = tuple(_param_plan(p, problems) for p in ir.parameters)
     schedule = _schedule(ir, problems)
     for d in ir.decorators:
-        if d.name not in FLOW_DECORATORS:
+        if d.name not in FLOW_DECORATORS and _metaflow_builtin(d):
             problems.add(
                 "flow-decorator",
                 f"flow decorator @{d.name} has no {target} equivalent",
@@ -179,6 +179,15 @@ def plan(ir: FlowIR, target: str) -> Plan:
         schedule=schedule,
         diagnostics=tuple(problems.found),
     )
+
+
+def _metaflow_builtin(d: Decorator) -> bool:
+    """One of Metaflow's own decorators (``@batch``, ``@trigger``...): a target that does not
+    map it cannot honour it. Any other decorator (a user's ``UserStepDecorator``, an extension
+    package's plugin) acts inside ``flowc task``, which every target runs."""
+    from flowc.analyzer.decorators import KNOWN_DECORATORS
+
+    return d.known and d.name in KNOWN_DECORATORS
 
 
 def _merge_points(ir: FlowIR) -> set[str]:
@@ -210,7 +219,9 @@ def _upstream(s: Step, steps: dict[str, Step]) -> tuple[str, ...]:
 def _step_plan(s: Step, steps: dict[str, Step], merge: bool, problems: _Problems) -> StepPlan:
     retries, delay, timeout, env, resources = 0, 0.0, None, (), ()
     for d in s.decorators:
-        if not d.known or d.name not in STEP_DECORATORS:
+        if d.name not in STEP_DECORATORS:
+            if not _metaflow_builtin(d):
+                continue  # a user's or an extension's decorator: it runs in the task contract
             problems.add(
                 "step-decorator",
                 f"step decorator @{d.name} on {s.name!r} has no {problems.target} equivalent",

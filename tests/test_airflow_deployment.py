@@ -171,7 +171,7 @@ def test_runs_like_flowc_run(deployed, case):
     if case.startswith("switch"):
         taken, other = ("high", "low") if case == "switch_high" else ("low", "high")
         assert ("end", "0") in got and (taken, "0") in got and (other, "0") not in got
-    if case == "decorated":  # @retry fired, @catch and @timeout caught
+    if case == "decorated":  # @retry fired, @catch and @timeout caught, the user decorator ran
         flow, run_id = "DecoratedFlow", deployed.run_ids[case]
         tis = {t["task_id"]: t for t in deployed.dep.task_states(flow, run_id)}
         assert tis["flaky"]["try_number"] == 3
@@ -182,6 +182,8 @@ def test_runs_like_flowc_run(deployed, case):
             data = Flow(flow)[run_id]["join"].task.data
             assert data.attempts == 3 and "always fails" in data.broken_error
             assert "timed out" in data.slow_error
+            # a user step decorator compiles (no Airflow equivalent needed) and runs in the task
+            assert Flow(flow)[run_id]["start"].task.data.stamp == "before start and after"
         finally:
             del os.environ["FLOWC_DATASTORE"]
 

@@ -44,7 +44,7 @@ FILES = {
             def task_pre_step(self, step_name, task_datastore, metadata, run_id, task_id,
                               flow, graph, retry_count, max_user_code_retries, ubf_context, inputs):
                 flow.audit_pre = (step_name, task_id, retry_count, self.attributes["label"],
-                                  graph[step_name].type)
+                                  tuple(graph[step_name].out_funcs))
 
             def task_decorate(self, step_func, flow, graph, retry_count, max_retries, ubf):
                 def wrapped():
@@ -148,7 +148,7 @@ def test_extension_package_loads_into_metaflow(tmp_path, extension):
     assert start["torch_env"]["MASTER_PORT"] == "29500"
     assert start["torch_env"]["WORLD_SIZE"] == "1" and start["torch_env"]["NODE_RANK"] == "0"
     # the step decorator's hooks, in Metaflow's order and arguments
-    assert start["audit_pre"] == ("start", "0", 0, "first", "start")
+    assert start["audit_pre"] == ("start", "0", 0, "first", ("risky",))
     assert start["wrapped"] is True and start["audit_post"] == "start"
     risky = artifacts(tmp_path, "AcmeFlow", run_id, "risky")
     assert risky["seen_exception"] == "ValueError" and risky["before"] == "kept"
@@ -216,3 +216,27 @@ def test_no_extension_no_cost(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     env = artifacts(tmp_path, "PlainFlow", run_id, "start")["env"]
     assert env["MASTER_ADDR"] and env["NUM_NODES"] == "1"
+
+
+def test_extension_decorators_compile_and_run_in_the_task_contract(tmp_path, extension, monkeypatch):
+    """An extension's decorators need no orchestrator equivalent: they act inside ``flowc task``.
+    Compiled for Argo and run by tests/argo_runner.py (a simulator of Argo's DAG semantics: no
+    cluster here), every task stores what ``flowc run`` stores; KFP's compile accepts them."""
+    from tests.conftest import run_flowc
+    from tests.test_argo_run import assert_same_as_local, run_argo
+
+    monkeypatch.setenv("PYTHONPATH", _env(extension)["PYTHONPATH"])
+    monkeypatch.setenv("METAFLOW_REGION", "ap-south-1")
+    flow = tmp_path / "acme_flow.py"
+    flow.write_text(FLOW)
+    run_argo(flow, tmp_path, "acme-1")
+    got = assert_same_as_local(tmp_path, flow, "AcmeFlow", "acme-1")
+    assert {s for s, _ in got} == {"start", "risky", "end"}
+    assert artifacts(tmp_path, "AcmeFlow", "acme-1", "end")["region"] == "ap-south-1"
+    out = tmp_path / "acme.yaml"
+    proc = run_flowc(
+        "compile", str(flow), "--target", "kfp", "--image", "acme:1", "--datastore", "s3://b/p",
+        "-o", str(out),
+    )
+    assert proc.returncode == 0 and out.exists(), proc.stderr
+    assert "step-decorator" not in proc.stderr and "flow-decorator" not in proc.stderr

@@ -1,11 +1,21 @@
 import os
 
-from flowc import FlowSpec, catch, current, environment, retry, step, timeout
+from flowc import FlowSpec, catch, current, environment, retry, step, timeout, user_step_decorator
+
+
+@user_step_decorator
+def stamped(step_name, flow, inputs=None, attributes=None):
+    """A user's decorator: it runs in the task contract, wherever the task runs."""
+    flow.stamp = f"before {step_name}"
+    yield
+    flow.stamp += " and after"
 
 
 class DecoratedFlow(FlowSpec):
-    """@retry succeeds on the third attempt; @catch keeps going; @timeout kills a slow step."""
+    """@retry succeeds on the third attempt; @catch keeps going; @timeout kills a slow step;
+    a user step decorator wraps start."""
 
+    @stamped
     @step
     def start(self):
         self.next(self.flaky, self.broken, self.slow)
