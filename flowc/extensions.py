@@ -40,6 +40,10 @@ FLOWC_MODULES = {
 }
 
 
+# the step decorators extension packages provide, by name (``--with NAME`` may add them)
+STEP_PLUGIN_CLASSES: dict[str, type] = {}
+
+
 class ExtensionError(Exception):
     """An extension package failed to load; the message names the module and the fix."""
 
@@ -88,7 +92,8 @@ def load_into(shim: types.ModuleType) -> list[str]:
             for sub in getattr(mod, "__mf_promote_submodules__", ()) or ():
                 aliases.add(f"metaflow.plugins.{sub}", f"{base}.plugins.{sub}")
             for name, path in getattr(mod, "STEP_DECORATORS_DESC", ()) or ():
-                setattr(shim, name, step_decorator_function(_resolve(f"{base}.plugins", path)))
+                STEP_PLUGIN_CLASSES[name] = _resolve(f"{base}.plugins", path)
+                setattr(shim, name, step_decorator_function(STEP_PLUGIN_CLASSES[name]))
             for name, path in getattr(mod, "FLOW_DECORATORS_DESC", ()) or ():
                 setattr(shim, name, flow_decorator_function(_resolve(f"{base}.plugins", path)))
     return [org for org, _ in orgs]

@@ -138,8 +138,17 @@ def _decorator_function(cls: type[Decorator], kind: str, target: str) -> Callabl
 # ----------------------------------------------------------------------------- the hooks ---
 
 
-def step_plugins(func: Any) -> list[StepDecorator]:
-    return list(getattr(func, STEP_PLUGINS, []))
+def step_plugins(func: Any, with_specs: Any = ()) -> list[StepDecorator]:
+    """The step's plugin decorators, then those ``--with`` adds that it does not carry."""
+    from flowc.extensions import STEP_PLUGIN_CLASSES
+
+    plugins = list(getattr(func, STEP_PLUGINS, []))
+    have = {d.name for d in plugins}
+    for name, kwargs in with_specs:
+        if name in STEP_PLUGIN_CLASSES and name not in have:
+            plugins.append(STEP_PLUGIN_CLASSES[name](attributes=dict(kwargs)))
+            have.add(name)
+    return plugins
 
 
 def run_with_step_plugins(
@@ -200,8 +209,8 @@ def flow_option_values(deco: FlowDecorator) -> dict[str, Any]:
     return values
 
 
-def has_plugins(cls: type, func: Any) -> bool:
-    return bool(getattr(cls, FLOW_PLUGINS, None) or getattr(func, STEP_PLUGINS, None))
+def has_flow_plugins(cls: type) -> bool:
+    return bool(getattr(cls, FLOW_PLUGINS, None))
 
 
 def _log(msg: Any = "", **_kwargs: Any) -> None:

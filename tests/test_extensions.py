@@ -240,3 +240,17 @@ def test_extension_decorators_compile_and_run_in_the_task_contract(tmp_path, ext
     )
     assert proc.returncode == 0 and out.exists(), proc.stderr
     assert "step-decorator" not in proc.stderr and "flow-decorator" not in proc.stderr
+
+
+def test_with_adds_an_extension_decorator_to_every_step(tmp_path, extension):
+    flow = tmp_path / "acme_flow.py"
+    flow.write_text(FLOW.replace("@audited(forgive=True)", "@audited(forgive=True, label='own')"))
+    proc, run_id = run_flow(flow, "--with", "audited:label='everywhere'", cwd=tmp_path, env=_env(extension))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert artifacts(tmp_path, "AcmeFlow", run_id, "start")["audit_pre"][3] == "first"  # its own
+    assert artifacts(tmp_path, "AcmeFlow", run_id, "risky")["audit_pre"][3] == "own"
+    assert artifacts(tmp_path, "AcmeFlow", run_id, "end")["audit_pre"][:4] == ("end", "0", 0, "everywhere")
+    proc, _ = run_flow(flow, "--with", "audited:colour=1", cwd=tmp_path, env=_env(extension))
+    assert proc.returncode == 2 and "--with audited:colour=1: @audited has no attribute 'colour'" in proc.stderr
+    proc, _ = run_flow(flow, "--with", "audit", cwd=tmp_path, env=_env(extension))
+    assert proc.returncode == 2 and "unknown decorator 'audit'" in proc.stderr and "audited" in proc.stderr

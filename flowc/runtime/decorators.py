@@ -63,14 +63,15 @@ def exception_type(exc: BaseException) -> str:
 
 def parse_with(specs: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
     """``--with retry:times=2,minutes_between_retries=0`` -> ``("retry", {...})``."""
+    from flowc.extensions import STEP_PLUGIN_CLASSES  # loaded with the flow, before this
+
     out = []
     for spec in specs:
         name, _, rest = spec.partition(":")
         name = name.strip()
-        if name not in KNOWN:
-            raise WithSpecError(
-                f"--with {spec}: unknown decorator {name!r}; use one of {', '.join(KNOWN)}"
-            )
+        if name not in KNOWN and name not in STEP_PLUGIN_CLASSES:
+            names = ", ".join([*KNOWN, *sorted(STEP_PLUGIN_CLASSES)])
+            raise WithSpecError(f"--with {spec}: unknown decorator {name!r}; use one of {names}")
         kwargs: dict[str, Any] = {}
         for item in filter(None, (p.strip() for p in _split_args(rest))):
             key, eq, value = item.partition("=")
@@ -82,6 +83,11 @@ def parse_with(specs: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
                 kwargs[key.strip()] = ast.literal_eval(value.strip())
             except (ValueError, SyntaxError):
                 kwargs[key.strip()] = value.strip()
+        if name in STEP_PLUGIN_CLASSES:
+            try:
+                STEP_PLUGIN_CLASSES[name](attributes=kwargs)
+            except TypeError as e:
+                raise WithSpecError(f"--with {spec}: {e}") from None
         out.append((name, kwargs))
     return out
 

@@ -252,8 +252,8 @@ def _prepare_run(path: str, opts: RunOptions):  # noqa: ANN202
         print(d.format(), file=sys.stderr)
     if opts.max_workers is not None and opts.max_workers < 1:
         raise LaunchError(f"--max-workers must be at least 1 (got {opts.max_workers})")
-    with_specs = _with(opts.with_specs)
-    return ir, _load(path, ir), with_specs
+    loaded = _load(path, ir)  # first: it loads the extension packages --with may name
+    return ir, loaded, _with(opts.with_specs)
 
 
 def _execute(ir: FlowIR, loaded, ds: Datastore, run, opts: RunOptions, plan=None) -> int:  # noqa: ANN001

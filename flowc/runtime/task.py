@@ -35,7 +35,7 @@ from flowc.runtime.decorators import CaughtException, StepPolicy, exception_type
 from flowc.runtime.loader import LoadedFlow, find_function
 from flowc.extend import run_wrapped
 from flowc.flowgraph import FlowGraph
-from flowc.plugin_api import has_plugins, init_flow_plugins, run_with_step_plugins, step_plugins
+from flowc.plugin_api import has_flow_plugins, init_flow_plugins, run_with_step_plugins, step_plugins
 from flowc.runtime.constants import flow_constants
 from flowc.runtime.parallel import parallel_info
 from flowc.runtime.project import project_info, project_name_of
@@ -210,13 +210,14 @@ def _run_code(
     """The step's code with its user decorators, inside the hooks of extension plugins; True
     when a plugin's ``task_exception`` claimed the step's exception."""
     cls = ctx.flow.cls
-    if not has_plugins(cls, func):
+    plugins = step_plugins(func, ctx.run.with_specs)
+    if not plugins and not has_flow_plugins(cls):
         run_wrapped(func, obj, inputs, step_name)
         return False
     graph = FlowGraph(ctx.graph.ir)
     init_flow_plugins(cls, obj, graph)
     return run_with_step_plugins(
-        step_plugins(func),
+        plugins,
         lambda: run_wrapped(func, obj, inputs, step_name),
         flow=obj,
         graph=graph,
