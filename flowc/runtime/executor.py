@@ -359,13 +359,14 @@ class Executor:
             and not child.killed
             and self.failure is None
         )
-        if died_caught and gang_node(self.g, step, index):
+        worker = bool(gang_node(self.g, step, index))
+        if died_caught and worker and self.gang_caught.get((step, index[:-1]), True):
             # A @parallel worker gets no fallback attempt: its control task answers for it.
-            note = f": {result.error}; the control task's @catch answers for it"
+            note = f": {result.error}; left to the control task's @catch"
             self.console.finished(step, child.prefix, False, duration, note)
             self._worker_down(step, index, result)
             return
-        if died_caught:
+        if died_caught and not worker:
             # The process died where @catch could not see it: as Metaflow, one more attempt
             # runs no user code and only records the failure in the @catch variable.
             note = f": {result.error}; @catch records it"
