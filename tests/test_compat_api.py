@@ -211,6 +211,19 @@ def test_parallel_catch_runs_the_fallback_attempt_in_the_control_task_only(tmp_p
     assert run["join"].task.data.seen == [(control.data.ex.type, "from start", False)]
     assert [p.pathspec for p in run["join"].task.parent_tasks] == [control.pathspec]
     assert run.successful and run["end"].task.successful
+    # a Python exception instead: every node's own @catch takes it on the last attempt (no
+    # fallback attempt anywhere), and the caught control task is still the join's only input
+    raising = tmp_path / "gang_raise_flow.py"
+    raising.write_text((FLOWS / "gang_crash_flow.py").read_text().replace(
+        "os.kill(os.getpid(), signal.SIGKILL)", "raise ValueError('no gang today')"))
+    proc, run_id = run_flow(raising, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = client_at.Run(f"GangCrashFlow/{run_id}")
+    assert {t.id: [m.value for m in t.metadata if m.type == "attempt"] for t in run["train"]} == {
+        "0": ["0", "1"], "1": ["0", "1"], "2": ["0", "1"]}
+    (kind, before, set_node), = run["join"].task.data.seen
+    assert kind.endswith("ValueError") and (before, set_node) == ("from start", True)
+    assert [p.pathspec for p in run["join"].task.parent_tasks] == [f"{run.pathspec}/train/0"]
 
 
 SUITE_HEADER = (
