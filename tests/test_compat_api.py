@@ -193,6 +193,40 @@ def test_crashes_keep_output_and_catch_records_a_killed_task(tmp_path, client_at
     assert lint.returncode == 0 and "maybe-undefined" not in lint.stdout + lint.stderr
 
 
+def test_parallel_catch_runs_the_fallback_attempt_in_the_control_task_only(tmp_path, client_at):
+    proc, run_id = run_flow(FLOWS / "gang_crash_flow.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = client_at.Run(f"GangCrashFlow/{run_id}")
+    attempts = {
+        t.id: ([m.value for m in t.metadata if m.type == "attempt"], t.successful)
+        for t in run["train"]
+    }  # retry(times=1): attempts 0 and 1 run the step; 2 is @catch's, in node 0 only
+    assert attempts == {"0": (["0", "1", "2"], True), "1": (["0", "1"], False),
+                        "2": (["0", "1"], False)}
+    control = run["train"]["0"]
+    assert control.metadata_dict["internal_task_type"] == "control"
+    assert control.data.ex.type == "metaflow.plugins.catch_decorator.FailureHandledByCatch"
+    assert "over 2 attempts" in control.data.ex.exception and "SIGKILL" in control.data.ex.exception
+    assert "killed by SIGKILL" in run["train"]["2"].stderr  # a worker's last attempt
+    # the join reads the caught control task alone: what it inherited, not what the step set
+    assert run["join"].task.data.seen == [(control.data.ex.type, "from start", False)]
+    assert [p.pathspec for p in run["join"].task.parent_tasks] == [control.pathspec]
+    assert run.successful and run["end"].task.successful
+    # a Python exception instead: every node's own @catch takes it on the last attempt (no
+    # fallback attempt anywhere), and the caught control task is still the join's only input
+    raising = tmp_path / "gang_raise_flow.py"
+    raising.write_text((FLOWS / "gang_crash_flow.py").read_text().replace(
+        "os.kill(os.getpid(), signal.SIGKILL)", "raise ValueError('no gang today')"))
+    proc, run_id = run_flow(raising, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = client_at.Run(f"GangCrashFlow/{run_id}")
+    assert {t.id: [m.value for m in t.metadata if m.type == "attempt"] for t in run["train"]} == {
+        "0": ["0", "1"], "1": ["0", "1"], "2": ["0", "1"]}
+    (kind, before, set_node), = run["join"].task.data.seen
+    assert kind.endswith("ValueError") and (before, set_node) == ("from start", True)
+    assert [p.pathspec for p in run["join"].task.parent_tasks] == [f"{run.pathspec}/train/0"]
+
+
 SUITE_HEADER = (
     "from metaflow import Config, config_expr, FlowSpec, step, Parameter, project, IncludeFile, "
     "JSONType, current, parallel, FlowMutator, StepMutator, UserStepDecorator, "

@@ -32,6 +32,7 @@ from flowc.graph import is_foreach
 from flowc.runtime.console import Console
 from flowc.runtime.decorators import StepPolicy, policy_for
 from flowc.runtime.loader import find_function
+from flowc.runtime.parallel import gang_node
 from flowc.runtime.runs import finish_run
 from flowc.runtime.task import TaskContext, TaskResult, execute_task
 from flowc.runtime.walk import TaskKey
@@ -100,6 +101,10 @@ class Executor:
         self.delayed: list[tuple[float, int, TaskKey, int]] = []
         self.splits: dict[TaskKey, int] = {}
         self.arrivals: Counter[TaskKey] = Counter()
+        # @parallel gangs (step, index of the gang): was the control task caught; which workers
+        # died on their last attempt before it finished
+        self.gang_caught: dict[TaskKey, bool] = {}
+        self.gang_down: dict[TaskKey, list[tuple[Index, TaskResult]]] = {}
         self.policies: dict[str, StepPolicy] = {}
         self.failure: TaskResult | None = None
         self.tasks = 0
@@ -347,13 +352,21 @@ class Executor:
             due = time.monotonic()
             heapq.heappush(self.delayed, (due, self._seq, child.key, child.attempt + 1))
             return
-        if (
+        died_caught = (
             policy.catch
             and child.attempt == policy.retries
             and not self._has_result(child)
             and not child.killed
             and self.failure is None
-        ):
+        )
+        worker = bool(gang_node(self.g, step, index))
+        if died_caught and worker and self.gang_caught.get((step, index[:-1]), True):
+            # A @parallel worker gets no fallback attempt: its control task answers for it.
+            note = f": {result.error}; left to the control task's @catch"
+            self.console.finished(step, child.prefix, False, duration, note)
+            self._worker_down(step, index, result)
+            return
+        if died_caught and not worker:
             # The process died where @catch could not see it: as Metaflow, one more attempt
             # runs no user code and only records the failure in the @catch variable.
             note = f": {result.error}; @catch records it"
@@ -449,6 +462,8 @@ class Executor:
         return result
 
     def _advance(self, step: str, index: Index, result: TaskResult) -> None:
+        if gang_node(self.g, step, index) == 0:
+            self._control_done(step, index, result.caught)
         n = result.foreach_num_splits
         if n is not None:
             self.splits[(step, index)] = n
@@ -463,6 +478,25 @@ class Executor:
                     self.ready.append((key, 0))
             else:
                 self.ready.append(((target, idx), 0))
+
+    def _worker_down(self, step: str, index: Index, result: TaskResult) -> None:
+        """A @parallel worker died on its last attempt: once its control task is caught, the
+        worker's slot at the join is settled (the join reads the control task alone); if the
+        control task finished without @catch stepping in, the worker's failure fails the run."""
+        gang = (step, index[:-1])
+        if gang not in self.gang_caught:
+            self.gang_down.setdefault(gang, []).append((index, result))
+        elif self.gang_caught[gang]:
+            self._advance(step, index, result)
+        elif self.failure is None:
+            self.failure = result
+            self._stop_all("cancelled")
+
+    def _control_done(self, step: str, index: Index, caught: bool) -> None:
+        gang = (step, index[:-1])
+        self.gang_caught[gang] = caught
+        for worker, result in self.gang_down.pop(gang, []):
+            self._worker_down(step, worker, result)
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()

@@ -56,6 +56,7 @@ class ClonePlan:
             rec.get("attempt", 0),
             foreach_num_splits=rec.get("foreach_num_splits"),
             branch=rec.get("branch"),
+            caught=bool(rec.get("caught")),
         )
 
 

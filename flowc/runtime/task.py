@@ -266,6 +266,8 @@ def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, 
         ds.prefetch_task_records(
             run.flow, run.run_id, [(s, task_id(i)) for o in slots for s, i in o]
         )
+        if split.transition.kind is TransitionKind.PARALLEL and _control_caught(ctx, slots[0]):
+            slots, n = slots[:1], 1  # as Metaflow: a caught control task stands for its gang
         for slot in slots:
             hit = next(((s, i, r) for s, i in slot if (r := _committed(ds, run, s, i))), None)
             if hit is None:
@@ -317,6 +319,15 @@ def _prepare(ctx: TaskContext, step_name: str, index: Index) -> tuple[Any, Any, 
     obj.__dict__.update(consts)
     obj.__dict__.update(run.params)
     return obj, inputs, parents
+
+
+def _control_caught(ctx: TaskContext, slot: list[tuple[str, Index]]) -> bool:
+    """Whether a @parallel gang's control task (the join's first slot) ended caught by @catch."""
+    for s, i in slot:
+        rec = _committed(ctx.ds, ctx.run, s, i)
+        if rec is not None:
+            return bool(rec.get("caught"))
+    return False
 
 
 def find_parent(ctx: TaskContext, step_name: str, index: Index) -> tuple[str, dict]:
