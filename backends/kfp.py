@@ -24,6 +24,7 @@ from typing import Any
 
 from flowc.backends.base import EmitOptions, EmitResult, Emitter
 from flowc.backends.graphplan import Plan, StepPlan, plan
+from flowc.backends.datastore_env import secret_keys, secret_name
 from flowc.backends.k8s import (
     FlowPodOptions,
     PodSettings,
@@ -116,7 +117,8 @@ class KfpEmitter(Emitter):
         if "from kfp import kubernetes" in module and not _has_kfp_kubernetes():
             d = error(
                 "kfp-sdk",
-                "the flow's pod settings (@kubernetes, pod options) need kfp-kubernetes",
+                "the pods' settings (the datastore's secret, @kubernetes, pod options) need "
+                "kfp-kubernetes",
                 "pip install 'flowc[kfp]' (kfp-kubernetes==2.17.3)",
                 ir.file,
                 ir.span.line,
@@ -528,6 +530,7 @@ class _Writer:
             "    exit_task.set_display_name('finalize')",
             "    exit_task.set_caching_options(False)",
             f"    exit_task.set_env_variable({pyrepr(USER_VAR)}, USER)",
+            *self._datastore_secret("exit_task", "    "),
             "    with dsl.ExitHandler(exit_task, name='flowc-run'):",
         ]
         return out + exit_task + (body or ["        pass"])
@@ -622,11 +625,20 @@ class _Writer:
         out.append(f"{pad}{v}.set_env_variable({pyrepr(USER_VAR)}, USER)")
         return out + self._k8s_calls(s, v, pad)
 
+    def _datastore_secret(self, v: str, pad: str) -> list[str]:
+        """The datastore's settings from the ``flowc-datastore`` secret, key by key (each
+        optional: a pod with another source of credentials runs without it)."""
+        keys = secret_keys(self.options.datastore)
+        if not keys:
+            return []
+        name = pyrepr(secret_name(self.options.datastore))
+        return [f"{pad}kubernetes.use_secret_as_env({v}, {name}, {pyrepr(keys)}, optional=True)"]
+
     def _k8s_calls(self, s: StepPlan, v: str, pad: str) -> list[str]:
         """kfp-kubernetes calls for the pod settings the task's platform config holds."""
         pod = self.pods[s.name]
         k = f"{pad}kubernetes."
-        out = []
+        out = self._datastore_secret(v, pad)
         if pod.image_pull_policy:
             out.append(f"{k}set_image_pull_policy({v}, {pyrepr(pod.image_pull_policy)})")
         if pod.image_pull_secrets:
