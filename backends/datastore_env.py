@@ -15,6 +15,7 @@ from __future__ import annotations
 
 SECRET = "flowc-datastore"
 
+
 def remote(url: str | None) -> bool:
     """A datastore reached through a client that needs configuration (not a folder)."""
     return bool(url) and "://" in url and not url.startswith("file://")

@@ -113,7 +113,11 @@ def _copy_globals(src: types.ModuleType, dst: types.ModuleType) -> None:
 def _resolve(package: str, path: str) -> Any:
     """``".test_step_decorator.TestStepDecorator"`` relative to ``package`` -> the class."""
     module_path, _, attr = path.rpartition(".")
-    module = _import(importlib.util.resolve_name(module_path, package) if module_path.startswith(".") else module_path)
+    module = _import(
+        importlib.util.resolve_name(module_path, package)
+        if module_path.startswith(".")
+        else module_path
+    )
     try:
         return getattr(module, attr)
     except AttributeError:
@@ -163,7 +167,7 @@ class _Aliases(importlib.abc.MetaPathFinder):
             if fullname == alias or fullname.startswith(alias + "."):
                 if best is None or len(alias) > len(best):
                     best = alias
-        return None if best is None else self.table[best] + fullname[len(best):]
+        return None if best is None else self.table[best] + fullname[len(best) :]
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         if not fullname.startswith("metaflow."):

@@ -58,37 +58,44 @@ class Decorator:
 
 
 class StepDecorator(Decorator):
-    """Override the ``task_*`` hooks; every default does nothing."""
+    """Override the ``task_*`` hooks; every default does nothing. The arguments are
+    Metaflow's, in its order."""
 
-    def step_init(self, flow, graph, step_name, decorators, environment, flow_datastore, logger):  # noqa: ANN001, ANN201, D102
+    def step_init(
+        self, flow: Any, graph: Any, step_name: str, decorators: Any, environment: Any,
+        flow_datastore: Any, logger: Any,
+    ) -> None:  # fmt: skip
         return None
 
-    def task_pre_step(  # noqa: D102
-        self,
-        step_name,  # noqa: ANN001
-        task_datastore,  # noqa: ANN001
-        metadata,  # noqa: ANN001
-        run_id,  # noqa: ANN001
-        task_id,  # noqa: ANN001
-        flow,  # noqa: ANN001
-        graph,  # noqa: ANN001
-        retry_count,  # noqa: ANN001
-        max_user_code_retries,  # noqa: ANN001
-        ubf_context,  # noqa: ANN001
-        inputs,  # noqa: ANN001
+    def task_pre_step(
+        self, step_name: str, task_datastore: Any, metadata: Any, run_id: str, task_id: str,
+        flow: Any, graph: Any, retry_count: int, max_user_code_retries: int, ubf_context: Any,
+        inputs: Any,
+    ) -> None:  # fmt: skip
+        return None
+
+    def task_decorate(
+        self, step_func: Callable[[], Any], flow: Any, graph: Any, retry_count: int,
+        max_user_code_retries: int, ubf_context: Any,
+    ) -> Callable[[], Any]:  # fmt: skip
+        return step_func
+
+    def task_post_step(
+        self, step_name: str, flow: Any, graph: Any, retry_count: int, max_user_code_retries: int
     ) -> None:
         return None
 
-    def task_decorate(self, step_func, flow, graph, retry_count, max_user_code_retries, ubf_context):  # noqa: ANN001, ANN201, D102
-        return step_func
-
-    def task_post_step(self, step_name, flow, graph, retry_count, max_user_code_retries):  # noqa: ANN001, ANN201, D102
+    def task_exception(
+        self, exception: BaseException, step_name: str, flow: Any, graph: Any, retry_count: int,
+        max_user_code_retries: int,
+    ) -> Any:  # fmt: skip
+        """Return True to handle (swallow) the step's exception."""
         return None
 
-    def task_exception(self, exception, step_name, flow, graph, retry_count, max_user_code_retries):  # noqa: ANN001, ANN201, D102
-        return None
-
-    def task_finished(self, step_name, flow, graph, is_task_ok, retry_count, max_user_code_retries):  # noqa: ANN001, ANN201, D102
+    def task_finished(
+        self, step_name: str, flow: Any, graph: Any, is_task_ok: bool, retry_count: int,
+        max_user_code_retries: int,
+    ) -> None:  # fmt: skip
         return None
 
 
@@ -97,7 +104,10 @@ class FlowDecorator(Decorator):
 
     options: dict[str, dict[str, Any]] = {}
 
-    def flow_init(self, flow, graph, environment, flow_datastore, metadata, logger, echo, options):  # noqa: ANN001, ANN201, D102
+    def flow_init(
+        self, flow: Any, graph: Any, environment: Any, flow_datastore: Any, metadata: Any,
+        logger: Any, echo: Any, options: dict[str, Any],
+    ) -> None:  # fmt: skip
         return None
 
     def get_top_level_options(self) -> list[Any]:
@@ -119,7 +129,11 @@ def flow_decorator_function(cls: type[FlowDecorator]) -> Callable[..., Any]:
 
 def _decorator_function(cls: type[Decorator], kind: str, target: str) -> Callable[..., Any]:
     def attach(obj: Any, attributes: dict[str, Any]) -> Any:
-        instances = list(obj.__dict__.get(kind, [])) if isinstance(obj, type) else list(getattr(obj, kind, []))
+        instances = (
+            list(obj.__dict__.get(kind, []))
+            if isinstance(obj, type)
+            else list(getattr(obj, kind, []))
+        )
         instances.append(cls(attributes=attributes, statically_defined=True))
         setattr(obj, kind, instances)
         return obj
@@ -173,7 +187,17 @@ def run_with_step_plugins(
     try:
         for d in plugins:
             d.task_pre_step(
-                step_name, None, None, run_id, task_id, flow, graph, retry_count, max_retries, None, inputs
+                step_name,
+                None,
+                None,
+                run_id,
+                task_id,
+                flow,
+                graph,
+                retry_count,
+                max_retries,
+                None,
+                inputs,
             )
         for d in plugins:
             call = d.task_decorate(call, flow, graph, retry_count, max_retries, None)
@@ -184,7 +208,10 @@ def run_with_step_plugins(
     except Exception as e:  # noqa: BLE001 - offered to every plugin, re-raised unless claimed
         handled = False
         for d in plugins:
-            handled = bool(d.task_exception(e, step_name, flow, graph, retry_count, max_retries)) or handled
+            handled = (
+                bool(d.task_exception(e, step_name, flow, graph, retry_count, max_retries))
+                or handled
+            )
         if not handled:
             raise
         ok = claimed = True

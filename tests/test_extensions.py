@@ -218,7 +218,9 @@ def test_no_extension_no_cost(tmp_path):
     assert env["MASTER_ADDR"] and env["NUM_NODES"] == "1"
 
 
-def test_extension_decorators_compile_and_run_in_the_task_contract(tmp_path, extension, monkeypatch):
+def test_extension_decorators_compile_and_run_in_the_task_contract(
+    tmp_path, extension, monkeypatch
+):
     """An extension's decorators need no orchestrator equivalent: they act inside ``flowc task``.
     Compiled for Argo and run by tests/argo_runner.py (a simulator of Argo's DAG semantics: no
     cluster here), every task stores what ``flowc run`` stores; KFP's compile accepts them."""
@@ -235,8 +237,16 @@ def test_extension_decorators_compile_and_run_in_the_task_contract(tmp_path, ext
     assert artifacts(tmp_path, "AcmeFlow", "acme-1", "end")["region"] == "ap-south-1"
     out = tmp_path / "acme.yaml"
     proc = run_flowc(
-        "compile", str(flow), "--target", "kfp", "--image", "acme:1", "--datastore", "s3://b/p",
-        "-o", str(out),
+        "compile",
+        str(flow),
+        "--target",
+        "kfp",
+        "--image",
+        "acme:1",
+        "--datastore",
+        "s3://b/p",
+        "-o",
+        str(out),
     )
     assert proc.returncode == 0 and out.exists(), proc.stderr
     assert "step-decorator" not in proc.stderr and "flow-decorator" not in proc.stderr
@@ -245,12 +255,26 @@ def test_extension_decorators_compile_and_run_in_the_task_contract(tmp_path, ext
 def test_with_adds_an_extension_decorator_to_every_step(tmp_path, extension):
     flow = tmp_path / "acme_flow.py"
     flow.write_text(FLOW.replace("@audited(forgive=True)", "@audited(forgive=True, label='own')"))
-    proc, run_id = run_flow(flow, "--with", "audited:label='everywhere'", cwd=tmp_path, env=_env(extension))
+    proc, run_id = run_flow(
+        flow, "--with", "audited:label='everywhere'", cwd=tmp_path, env=_env(extension)
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert artifacts(tmp_path, "AcmeFlow", run_id, "start")["audit_pre"][3] == "first"  # its own
     assert artifacts(tmp_path, "AcmeFlow", run_id, "risky")["audit_pre"][3] == "own"
-    assert artifacts(tmp_path, "AcmeFlow", run_id, "end")["audit_pre"][:4] == ("end", "0", 0, "everywhere")
+    assert artifacts(tmp_path, "AcmeFlow", run_id, "end")["audit_pre"][:4] == (
+        "end",
+        "0",
+        0,
+        "everywhere",
+    )
     proc, _ = run_flow(flow, "--with", "audited:colour=1", cwd=tmp_path, env=_env(extension))
-    assert proc.returncode == 2 and "--with audited:colour=1: @audited has no attribute 'colour'" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and "--with audited:colour=1: @audited has no attribute 'colour'" in proc.stderr
+    )
     proc, _ = run_flow(flow, "--with", "audit", cwd=tmp_path, env=_env(extension))
-    assert proc.returncode == 2 and "unknown decorator 'audit'" in proc.stderr and "audited" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and "unknown decorator 'audit'" in proc.stderr
+        and "audited" in proc.stderr
+    )

@@ -39,6 +39,5 @@ class PytorchParallelDecorator(StepDecorator):
     defaults: dict[str, Any] = {"master_port": None}
     IS_PARALLEL = True
 
-    def task_pre_step(self, step_name, task_datastore, metadata, run_id, task_id, flow, graph,  # noqa: ANN001, D102
-                      retry_count, max_user_code_retries, ubf_context, inputs) -> None:  # noqa: ANN001
+    def task_pre_step(self, step_name: str, *_args: Any, **_kwargs: Any) -> None:
         setup_torch_distributed(self.attributes["master_port"])

@@ -35,7 +35,12 @@ from flowc.runtime.decorators import CaughtException, StepPolicy, exception_type
 from flowc.runtime.loader import LoadedFlow, find_function
 from flowc.extend import run_wrapped
 from flowc.flowgraph import FlowGraph
-from flowc.plugin_api import has_flow_plugins, init_flow_plugins, run_with_step_plugins, step_plugins
+from flowc.plugin_api import (
+    has_flow_plugins,
+    init_flow_plugins,
+    run_with_step_plugins,
+    step_plugins,
+)
 from flowc.runtime.constants import flow_constants
 from flowc.runtime.parallel import parallel_info
 from flowc.runtime.project import project_info, project_name_of
@@ -158,7 +163,10 @@ def _run_step(
             raise FailureHandledByCatch(_earlier_error(ctx, step_name, index, attempt))
         with _alarm(policy.timeout, step_name):
             claimed = _run_code(ctx, func, obj, inputs, step_name, attempt, policy)
-        outcome = _claimed_outcome(step) if claimed and state.next_call is None else _outcome(obj, state)
+        if claimed and state.next_call is None:
+            outcome = _claimed_outcome(step)
+        else:
+            outcome = _outcome(obj, state)
     except Exception as e:
         last = attempt >= policy.retries or isinstance(e, FailureHandledByCatch)
         if not (policy.catch and last):
@@ -205,7 +213,13 @@ def _run_step(
 
 
 def _run_code(
-    ctx: TaskContext, func: Any, obj: Any, inputs: Any, step_name: str, attempt: int, policy: StepPolicy
+    ctx: TaskContext,
+    func: Any,
+    obj: Any,
+    inputs: Any,
+    step_name: str,
+    attempt: int,
+    policy: StepPolicy,
 ) -> bool:
     """The step's code with its user decorators, inside the hooks of extension plugins; True
     when a plugin's ``task_exception`` claimed the step's exception."""
