@@ -50,7 +50,7 @@ class ExtensionError(Exception):
 
 def organisations() -> list[tuple[str, str]]:
     """``(org, folder)`` of every ``metaflow_extensions/<org>`` on ``sys.path``, first wins."""
-    spec = importlib.util.find_spec(PACKAGE) if _findable() else None
+    spec = importlib.util.find_spec(PACKAGE)  # a namespace package: also editable installs
     if spec is None or not spec.submodule_search_locations:
         return []
     found: dict[str, str] = {}
@@ -60,13 +60,6 @@ def organisations() -> list[tuple[str, str]]:
             if os.path.isdir(folder) and org.isidentifier() and not org.startswith("_"):
                 found.setdefault(org, folder)
     return sorted(found.items())
-
-
-def _findable() -> bool:
-    """Cheap check before ``find_spec``: a ``metaflow_extensions`` folder on ``sys.path``."""
-    return PACKAGE in sys.modules or any(
-        os.path.isdir(os.path.join(p or ".", PACKAGE)) for p in sys.path
-    )
 
 
 def load_into(shim: types.ModuleType) -> list[str]:
