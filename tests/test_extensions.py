@@ -72,6 +72,28 @@ FILES = {
                 current._update_env({"acme_region": options["region"]})
     """,
     "plugins/acme_tools/__init__.py": "def double(x):\n    return 2 * x\n",
+    "plugins/cards/acme_card/__init__.py": """
+        from metaflow.cards import MetaflowCard
+
+        class AcmeCard(MetaflowCard):
+            type = "acme_card"
+
+            def render(self, task):
+                return "<html><body>acme card of " + task.pathspec + "</body></html>"
+
+        CARDS = [AcmeCard]
+    """,
+    "plugins/cards/half_installed/__init__.py": """
+        from metaflow.cards import MetaflowCard
+
+        class HalfCard(MetaflowCard):
+            type = "half_card"
+
+            def render(self, task):
+                return "never"
+
+        raise ImportError("a dependency of this card package is missing")
+    """,
     "plugins/frameworks/__init__.py": "",
     "plugins/frameworks/pytorch.py": """
         from metaflow.plugins.frameworks._orig.pytorch import setup_torch_distributed
@@ -278,3 +300,40 @@ def test_with_adds_an_extension_decorator_to_every_step(tmp_path, extension):
         and "unknown decorator 'audit'" in proc.stderr
         and "audited" in proc.stderr
     )
+
+
+def test_card_types_from_an_extension_package(tmp_path, extension, monkeypatch):
+    """``plugins/cards/<name>`` packages give card types; one that fails to import is skipped
+    with a warning (its half-defined class is never used), as Metaflow skips it."""
+    flow = tmp_path / "carded.py"
+    flow.write_text(
+        textwrap.dedent(
+            """
+            from metaflow import FlowSpec, card, step
+
+
+            class CardedFlow(FlowSpec):
+                @card(type="half_card", save_errors=False)
+                @card(type="acme_card")
+                @step
+                def start(self):
+                    self.next(self.end)
+
+                @step
+                def end(self):
+                    pass
+            """
+        )
+    )
+    proc, run_id = run_flow(flow, cwd=tmp_path, env=_env(extension))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "card package metaflow_extensions.acme.plugins.cards.half_installed not loaded" in (
+        proc.stdout + proc.stderr
+    )
+    monkeypatch.setenv("FLOWC_DATASTORE", str(tmp_path / "ds"))
+    from flowc.cards import get_cards
+    from flowc.client import Task
+
+    cards = get_cards(Task(f"CardedFlow/{run_id}/start/0", _namespace_check=False))
+    assert [c.type for c in cards] == ["acme_card"]  # no half_card, not even an error card
+    assert f"acme card of CardedFlow/{run_id}/start/0" in cards[0].get()

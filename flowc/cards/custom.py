@@ -91,15 +91,13 @@ def _load_extensions() -> None:
     import os
     import sys
 
-    seen = set()
-    for root in list(sys.path):
-        pattern = os.path.join(root or ".", "metaflow_extensions", "*", "plugins", "cards", "*", "__init__.py")
-        for init in sorted(glob.glob(pattern)):
-            parts = init.split(os.sep)
-            name = f"metaflow_extensions.{parts[-5]}.plugins.cards.{parts[-2]}"
-            if name in seen or name in sys.modules:
+    from flowc.extensions import PACKAGE, organisations
+
+    for org, folder in organisations():
+        for init in sorted(glob.glob(os.path.join(folder, "plugins", "cards", "*", "__init__.py"))):
+            name = f"{PACKAGE}.{org}.plugins.cards.{os.path.basename(os.path.dirname(init))}"
+            if name in sys.modules:
                 continue
-            seen.add(name)
             spec = importlib.util.spec_from_file_location(name, init)
             if spec is None or spec.loader is None:
                 continue
@@ -107,7 +105,8 @@ def _load_extensions() -> None:
             try:
                 spec.loader.exec_module(module)
             except Exception as e:  # noqa: BLE001 - a broken package hides only its cards
-                print(f"flowc: card package {name} not loaded: {type(e).__name__}: {e}", file=sys.stderr)
+                why = f"{type(e).__name__}: {e}"
+                print(f"flowc: card package {name} not loaded: {why}", file=sys.stderr)
                 _failed.add(name)
                 continue
             sys.modules[name] = module
