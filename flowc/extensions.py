@@ -48,6 +48,38 @@ class ExtensionError(Exception):
     """An extension package failed to load; the message names the module and the fix."""
 
 
+def from_conf(name: str, default: Any = None, validate_fn: Any = None) -> Any:
+    """Metaflow's ``metaflow_config_funcs.from_conf`` for extension config modules: the value of
+    ``METAFLOW_<name>`` in the environment, else ``default``; a string from the environment is
+    read as the default's type (JSON for a list or dict; ``0``/``false``/empty is False)."""
+    var = f"METAFLOW_{name}"
+    raw = os.environ.get(var)
+    if raw is None:
+        value = default
+    elif isinstance(default, (list, dict)):
+        import json
+
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            kind = type(default).__name__
+            raise ValueError(f"${var} must be JSON (a {kind}), got {raw!r}") from None
+        if type(value) is not type(default):
+            raise ValueError(f"${var} must be a JSON {type(default).__name__}, got {raw!r}")
+    elif isinstance(default, bool):
+        value = raw.lower() not in ("0", "false", "")
+    elif isinstance(default, (int, float)):
+        try:
+            value = type(default)(raw)
+        except ValueError:
+            raise ValueError(f"${var} must be a {type(default).__name__}, got {raw!r}") from None
+    else:
+        value = raw
+    if validate_fn is not None and value is not None:
+        validate_fn(var, value)
+    return value
+
+
 def organisations() -> list[tuple[str, str]]:
     """``(org, folder)`` of every ``metaflow_extensions/<org>`` on ``sys.path``, first wins."""
     spec = importlib.util.find_spec(PACKAGE)  # a namespace package: also editable installs

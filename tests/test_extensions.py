@@ -14,7 +14,13 @@ import pytest
 from tests.conftest import artifacts, run_flow
 
 FILES = {
-    "config/mfextinit_acme.py": "ACME_BUCKET = 'acme-data'\n",
+    "config/mfextinit_acme.py": """
+        from metaflow.metaflow_config_funcs import from_conf
+
+        ACME_BUCKET = "acme-data"
+        ACME_RETRIES = from_conf("ACME_RETRIES", 2)
+        ACME_ZONES = from_conf("ACME_ZONES", ["a"])
+    """,
     "exceptions/mfextinit_acme.py": """
         from metaflow.exception import MetaflowException
 
@@ -112,13 +118,14 @@ class AcmeFlow(FlowSpec):
     @audited(label="first")
     @step
     def start(self):
-        from metaflow.metaflow_config import ACME_BUCKET
+        from metaflow.metaflow_config import ACME_BUCKET, ACME_RETRIES, ACME_ZONES
         from metaflow.exception import AcmeQuotaError
         from metaflow.plugins.acme_tools import double
         from metaflow.plugins.frameworks.pytorch import acme_setup
         from metaflow import current
 
         self.bucket = ACME_BUCKET
+        self.conf = (ACME_RETRIES, ACME_ZONES)
         self.error_kind = AcmeQuotaError("x").headline
         self.doubled = double(21)
         self.team = (TEAM, team_bucket("a"))
@@ -158,10 +165,12 @@ def _env(site: Path, **extra: str) -> dict[str, str]:
 def test_extension_package_loads_into_metaflow(tmp_path, extension):
     flow = tmp_path / "acme_flow.py"
     flow.write_text(FLOW)
-    proc, run_id = run_flow(flow, cwd=tmp_path, env=_env(extension, METAFLOW_REGION="us-east-2"))
+    env = _env(extension, METAFLOW_REGION="us-east-2", METAFLOW_ACME_RETRIES="5")
+    proc, run_id = run_flow(flow, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     start = artifacts(tmp_path, "AcmeFlow", run_id, "start")
     assert start["bucket"] == "acme-data"  # config extension point
+    assert start["conf"] == (5, ["a"])  # from_conf: the environment, as the default's type
     assert start["error_kind"] == "Quota exceeded"  # exceptions extension point
     assert start["doubled"] == 42  # __mf_promote_submodules__
     assert start["team"] == ("forecasting", "s3://acme/a")  # toplevel names in `metaflow`

@@ -101,7 +101,9 @@ def install_metaflow_shim() -> None:
     for name in ("Decorator", "StepDecorator", "FlowDecorator"):
         setattr(decorators, name, getattr(flowc.plugin_api, name))
     _submodule(shim, "metaflow_config")
-    from flowc.extensions import load_into
+    from flowc.extensions import from_conf, load_into
+
+    _submodule(shim, "metaflow_config_funcs").from_conf = from_conf  # type: ignore[attr-defined]
 
     load_into(shim)
 
