@@ -94,13 +94,12 @@ def organisations() -> list[tuple[str, str]]:
     return sorted(found.items())
 
 
-def load_into(shim: types.ModuleType) -> list[str]:
-    """Load every extension package into the stand-in ``shim``; the organisations loaded."""
+def load_into(shim: types.ModuleType) -> None:
+    """Load every extension package into the stand-in ``shim``."""
     from flowc.plugin_api import flow_decorator_function, step_decorator_function
 
     aliases = _install_aliases()
-    orgs = organisations()
-    for org, folder in orgs:
+    for org, folder in organisations():
         base = f"{PACKAGE}.{org}"
         for mod in _init_modules(folder, base, "config"):
             _copy_globals(mod, sys.modules["metaflow.metaflow_config"])
@@ -121,7 +120,6 @@ def load_into(shim: types.ModuleType) -> list[str]:
                 setattr(shim, name, step_decorator_function(STEP_PLUGIN_CLASSES[name]))
             for name, path in getattr(mod, "FLOW_DECORATORS_DESC", ()) or ():
                 setattr(shim, name, flow_decorator_function(_resolve(f"{base}.plugins", path)))
-    return [org for org, _ in orgs]
 
 
 def _init_modules(folder: str, base: str, point: str) -> list[types.ModuleType]:

@@ -164,7 +164,7 @@ def _run_step(
         with _alarm(policy.timeout, step_name):
             claimed = _run_code(ctx, func, obj, inputs, step_name, attempt, policy)
         if claimed and state.next_call is None:
-            outcome = _claimed_outcome(step)
+            outcome = _handled_outcome(step, "a decorator's task_exception")
         else:
             outcome = _outcome(obj, state)
     except Exception as e:
@@ -180,17 +180,13 @@ def _run_step(
         # Keep what the step assigned before it raised (as Metaflow does); its self.next, if
         # it got that far, is dropped with the rest of the failed code's effect on the graph.
         state.next_call = None
-        tr = step.transition
-        if tr is not None and tr.kind not in (TransitionKind.LINEAR, TransitionKind.SPLIT):
-            e2 = StepError(
-                f"@catch cannot carry step {step_name!r} on: its {tr.kind.value} depends on "
-                "values the failed code was to compute"
-            )
+        try:
+            outcome = _handled_outcome(step, "@catch")
+        except StepError as e2:
             raise e2 from e
         if policy.catch_var:
             tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
             setattr(obj, policy.catch_var, CaughtException(e, tb))
-        outcome = {}
         result.caught = True
     else:
         if policy.catch_var and policy.catch_var not in obj.__dict__:
@@ -244,14 +240,15 @@ def _run_code(
     )
 
 
-def _claimed_outcome(step: Any) -> dict[str, Any]:
-    """A plugin handled the step's exception before ``self.next()``: carry on to the static
-    successors, as ``@catch`` does; a foreach, switch or gang needs values the code never made."""
+def _handled_outcome(step: Any, by: str) -> dict[str, Any]:
+    """The step raised before ``self.next()`` and ``by`` (``@catch``, or an extension's
+    ``task_exception``) handled it: carry on to the static successors; a foreach, switch or
+    gang needs values the failed code never made."""
     tr = step.transition
     if tr is not None and tr.kind not in (TransitionKind.LINEAR, TransitionKind.SPLIT):
         raise StepError(
-            f"a decorator handled the exception of step {step.name!r}, but its {tr.kind.value} "
-            "depends on values the failed code was to compute"
+            f"{by} cannot carry step {step.name!r} on: its {tr.kind.value} depends on "
+            "values the failed code was to compute"
         )
     return {}
 
